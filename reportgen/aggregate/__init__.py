@@ -1,0 +1,1 @@
+"""Aggregation: pure pandas from snapshots to the render-independent ``ReportModel``."""

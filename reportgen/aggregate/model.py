@@ -1,0 +1,245 @@
+"""The report model: every figure and table the outputs show, computed once.
+
+Renderers (summary.json, Excel, PDF, charts) only display these values: no arithmetic,
+no pandas in templates. Scalars live in frozen dataclasses; row-level tables (which can
+hold a million findings) are DataFrames in ``ReportTables`` with documented columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Mapping
+
+import pandas as pd
+
+SEVERITY_ORDER: tuple[str, ...] = ("Critical", "High", "Medium", "Low", "Unknown")
+
+
+@dataclass(frozen=True)
+class ControlDef:
+    """A framework control and what evidences it (from controls/*.yaml)."""
+
+    id: str                    # "DS-6"
+    title: str
+    objective: str             # the control's aim in our own words
+    evidence: str              # how the evidence demonstrates it
+    policy_group: str          # "Azure_Security_Benchmark_v3.0_DS-6"
+    defender_control: str      # "DS.6"
+    defender_standard: str     # "Microsoft-cloud-security-benchmark"
+    remediation_timeliness: bool = False  # PV-6 adds the SLA section
+
+
+@dataclass(frozen=True)
+class DefenderCrossCheck:
+    """Defender's own regulatory-compliance state for the control (DS.6 / PV.6)."""
+
+    state: str                 # worst state over subscriptions: Failed > Passed > Skipped > Unsupported, else "No data"
+    subscriptions: int
+    passed_resources: int
+    failed_resources: int
+    skipped_resources: int
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    control: ControlDef
+    status: str                # Passed | Failed | No data
+    resources: int
+    compliant: int
+    non_compliant: int
+    exempt: int
+    conflict: int
+    other: int                 # states outside the formula (Unknown, Error...)
+    compliance_pct: float
+    previous_pct: float | None  # from the previous snapshot, None without one
+    defender: DefenderCrossCheck
+
+    @property
+    def id(self) -> str:
+        return self.control.id
+
+    @property
+    def change_pct(self) -> float | None:
+        return None if self.previous_pct is None else round(self.compliance_pct - self.previous_pct, 2)
+
+
+@dataclass(frozen=True)
+class OwnerResult:
+    owner: str
+    source: str                # governance | tag:resource | tag:resource-group | tag:subscription | mapping | fallback
+    clusters: int
+    non_compliant_clusters: int
+    open_findings: int
+    by_severity: Mapping[str, int]
+    overdue: int
+    overdue_critical: int
+
+
+@dataclass(frozen=True)
+class FindingsSummary:
+    open: int
+    exempt: int
+    by_severity: Mapping[str, int]
+    fixable: int
+    exploitable: int
+    overdue: int
+    overdue_by_severity: Mapping[str, int]
+    duplicates_dropped: int
+    median_age_days: float | None       # open findings, days since first seen
+    median_time_to_fix_days: float | None  # resolved findings seen in history
+
+    @property
+    def fixable_pct(self) -> float:
+        return round(100.0 * self.fixable / self.open, 2) if self.open else 0.0
+
+
+@dataclass(frozen=True)
+class SlaRow:
+    severity: str
+    days: int | None
+    open: int
+    within_sla: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    clusters: int
+    assessed: int
+    not_assessed: tuple[str, ...]       # cluster ids, as Azure returned them
+    subscriptions: int
+    resource_groups: int
+    locations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Changes:
+    previous_as_of: pd.Timestamp
+    previous_run_id: str
+    new: int
+    resolved: int
+    persisting: int
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    name: str
+    status: str                # complete | partial | skipped
+    rows: int
+    pages: int
+    sha256: str
+    query_sha256: str | None
+    warnings: tuple[str, ...]
+    query_text: str | None     # exact text sent; None for sample data
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One month of the trend: an earlier snapshot, or the current one (last)."""
+
+    label: str                 # "2026-10"
+    as_of: pd.Timestamp
+    compliance_pct: Mapping[str, float]   # control id -> %
+    open_by_severity: Mapping[str, int]
+    overdue: int
+    new: int | None            # vs the point before; None for the first
+    resolved: int | None
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    organization: str
+    title: str
+    tool_version: str
+    run_id: str                # the snapshot's run id
+    snapshot_fingerprint: str  # sha256 of snapshot.json
+    as_of: pd.Timestamp        # snapshot collected_at (UTC)
+    period_start: date
+    period_end: date
+    source: str
+    cloud: str
+    tenant_id: str | None
+    scope_subscriptions: tuple[str, ...]
+    scope_management_groups: tuple[str, ...]
+    sla_days: Mapping[str, int]
+    owner_tag_keys: tuple[str, ...]
+    owner_fallback: str
+    policy_definition_ids: tuple[str, ...]
+    assessment_keys: tuple[str, ...]
+    pdf_detail_rows: int
+    findings_source: str | None  # which per-CVE source delivered rows (legacy / individual / both / sample)
+
+    @property
+    def fingerprint_short(self) -> str:
+        return self.snapshot_fingerprint[:12]
+
+
+@dataclass(frozen=True)
+class ReportTables:
+    """Row-level tables. Column lists are part of the model's contract with renderers.
+
+    findings: one row per distinct finding (open, exempt or other), sorted overdue-first,
+      then severity, then cvss desc. Columns: FINDING_COLUMNS.
+    clusters: one row per cluster. Columns: CLUSTER_COLUMNS.
+    exemptions: policy exemptions and local exceptions. Columns: EXEMPTION_COLUMNS.
+    control_owner: one row per (control, owner). Columns: CONTROL_OWNER_COLUMNS.
+    changes: one row per new or resolved finding. Columns: CHANGE_COLUMNS.
+    changes_by_owner: owner, new, resolved, persisting.
+    """
+
+    findings: pd.DataFrame
+    clusters: pd.DataFrame
+    exemptions: pd.DataFrame
+    control_owner: pd.DataFrame
+    changes: pd.DataFrame
+    changes_by_owner: pd.DataFrame
+
+
+FINDING_COLUMNS = (
+    "state",            # Open | Exempt | Healthy | Other
+    "severity", "cveId", "title", "cvssScore", "exploitable", "fixStatus", "fixable",
+    "packageName", "packageVersion", "fixedVersion",
+    "registryHost", "repositoryName", "imageDigest", "imageTags",
+    "clusterName", "resourceId", "subscriptionId", "resourceGroup",
+    "owner", "ownerSource",
+    "firstSeen", "dueDate", "ageDays", "overdue", "daysOverdue",
+    "exemption",        # reason text when exempt (policy Exempt cause or local exception id)
+    "workloads",        # "ns/kind/name:container; ..." for display
+    "publishedDate", "statusCode", "statusCause",
+)
+CLUSTER_COLUMNS = (
+    "name", "id", "subscriptionId", "resourceGroup", "location", "owner", "ownerSource",
+    "assessed", "assessmentStatus", "policyState",  # rolled-up policy state across controls
+    "exempted",          # a policy exemption covers it
+    "openFindings", "critical", "high", "medium", "low", "unknown", "overdue",
+)
+EXEMPTION_COLUMNS = (
+    "kind",              # Policy exemption | Local exception
+    "name", "category", "scope", "displayName", "reason", "approver", "ticket",
+    "expiresOn", "status",  # Active | Expiring (<= 30 days) | Expired | No expiry
+    "daysToExpiry", "matchedFindings",
+)
+CONTROL_OWNER_COLUMNS = (
+    "control", "owner", "resources", "compliant", "nonCompliant", "exempt", "conflict", "compliancePct",
+    "openFindings", "overdue",
+)
+CHANGE_COLUMNS = (
+    "change",            # New | Resolved
+    "severity", "cveId", "packageName", "repositoryName", "imageDigest", "clusterName", "resourceId", "owner",
+)
+
+
+@dataclass(frozen=True)
+class ReportModel:
+    meta: ReportMeta
+    controls: tuple[ControlResult, ...]
+    owners: tuple[OwnerResult, ...]        # sorted by open findings desc, then owner
+    findings: FindingsSummary
+    sla: tuple[SlaRow, ...]
+    coverage: Coverage
+    changes: Changes | None
+    datasets: tuple[DatasetStatus, ...]
+    history: tuple[HistoryPoint, ...]      # oldest first, current last
+    insights: tuple[str, ...]              # 3-5 plain sentences generated from the data
+    tables: ReportTables = field(repr=False)

@@ -1,0 +1,190 @@
+"""Command line: parse arguments, call the pipeline, map the outcome to an exit code.
+
+This is the one place where errors become exit codes and printed lines (0 success,
+1 runtime failure, 2 usage or configuration error). No traceback unless ``-v``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from datetime import date
+from pathlib import Path
+
+import click
+
+from reportgen import __version__
+from reportgen.errors import ExitCode, ReportgenError, UsageError
+
+
+class _State:
+    verbose = False
+
+
+def _period(value: str | None) -> tuple[date, date] | None:
+    if value is None:
+        return None
+    try:
+        year, month = (int(p) for p in value.split("-"))
+        start = date(year, month, 1)
+    except ValueError:
+        raise UsageError(f"--period {value!r}: expected YYYY-MM") from None
+    end = date(year + (month == 12), month % 12 + 1, 1)
+    from datetime import timedelta
+    return start, end - timedelta(days=1)
+
+
+def _as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--as-of {value!r}: expected YYYY-MM-DD") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logging and tracebacks.")
+@click.version_option(__version__, prog_name="reportgen")
+def cli(verbose: bool) -> None:
+    """Audit-ready evidence packs for Azure running container image vulnerabilities (MCSB DS-6, PV-6)."""
+    _State.verbose = verbose
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("reportgen-demo"), show_default=True,
+              help="Folder for the sample snapshots and the pack.")
+def demo(out: Path) -> None:
+    """Build the sample tenant (six months of history) and render its full evidence pack."""
+    from reportgen import pipeline
+    result = pipeline.demo(out)
+    click.echo(f"Evidence pack written to {result.pack_dir}")
+    for name in result.files:
+        click.echo(f"  {result.pack_dir / name}")
+
+
+@cli.command()
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Snapshot folder to write.")
+@click.option("--scale", default="small", show_default=True, help="small | medium | large | N (number of AKS clusters).")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--as-of", "as_of", default=None, help="As-of date YYYY-MM-DD (default: a fixed date, for reproducibility).")
+@click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Also write earlier monthly snapshots here.")
+@click.option("--months", type=int, default=None, help="How many earlier monthly snapshots (with --history-dir).")
+def sample(out: Path, scale: str, seed: int, as_of: str | None, history_dir: Path | None, months: int | None) -> None:
+    """Write a snapshot of the built-in sample tenant (no Azure needed)."""
+    from reportgen import pipeline
+    if (history_dir is None) != (months is None):
+        raise UsageError("--history-dir and --months go together")
+    if months is not None and not 1 <= months <= 36:
+        raise UsageError(f"--months {months}: expected 1 to 36")
+    written = pipeline.make_sample(out, scale=scale, seed=seed, as_of=_as_of(as_of),
+                                   history_dir=history_dir, months=months or 0)
+    click.echo(f"Sample snapshot written to {out}" + (f" (+{len(written) - 1} earlier in {history_dir})" if history_dir else ""))
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
+@click.option("--period", default=None, help="Reporting month YYYY-MM (default: the current month to date).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Snapshot folder to write.")
+def collect(config_file: Path | None, period: str | None, out: Path) -> None:
+    """Collect a snapshot from Azure Resource Graph and Azure Monitor Logs."""
+    from reportgen import pipeline
+    from reportgen.config import load_config
+    snapshot = pipeline.collect(load_config(config_file), _period(period), out)
+    click.echo(f"Snapshot written to {snapshot}")
+
+
+@cli.command()
+@click.argument("snapshot_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
+@click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Folder of earlier snapshots.")
+def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir: Path | None) -> None:
+    """Render an evidence pack from a snapshot."""
+    from reportgen import pipeline
+    from reportgen.config import load_config
+    result = pipeline.render(snapshot_dir, out, load_config(config_file), history_dir=history_dir)
+    click.echo(f"Evidence pack written to {result.pack_dir}")
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
+@click.option("--period", default=None, help="Reporting month YYYY-MM.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
+@click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Folder of earlier snapshots.")
+def run(config_file: Path | None, period: str | None, out: Path, history_dir: Path | None) -> None:
+    """Collect from Azure and render the pack in one go."""
+    from reportgen import pipeline
+    from reportgen.config import load_config
+    result = pipeline.run(load_config(config_file), _period(period), out, history_dir=history_dir)
+    click.echo(f"Evidence pack written to {result.pack_dir}")
+
+
+@cli.command()
+@click.argument("pack_dir", type=click.Path(path_type=Path))
+def verify(pack_dir: Path) -> None:
+    """Check every file of a pack against its manifest (exit 0 only if all match)."""
+    from reportgen import evidence
+    problems = evidence.verify_pack(pack_dir)
+    if problems:
+        for line in problems:
+            click.echo(line, err=True)
+        sys.exit(ExitCode.FAILURE)
+    click.echo(f"OK: every file in {pack_dir} matches manifest.json")
+
+
+@cli.group()
+def queries() -> None:
+    """List, show and check the KQL queries."""
+
+
+@queries.command("list")
+def queries_list() -> None:
+    from reportgen import catalog
+    for q in catalog.load_queries():
+        click.echo(f"{q.name:24} {q.service:15} {q.sha256[:12]}  {q.path}")
+
+
+@queries.command("show")
+@click.argument("name")
+def queries_show(name: str) -> None:
+    from reportgen import catalog
+    click.echo(catalog.get_query(name).text, nl=False)
+
+
+@queries.command("check")
+def queries_check() -> None:
+    from reportgen import catalog
+    problems = catalog.check_queries()
+    if problems:
+        for line in problems:
+            click.echo(line, err=True)
+        sys.exit(ExitCode.USAGE)
+    click.echo("OK: every query parses and returns its dataset's contract columns")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="reportgen", standalone_mode=False)
+    except ReportgenError as exc:
+        if _State.verbose:
+            traceback.print_exc()
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        sys.exit(int(ExitCode.FAILURE))
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(int(ExitCode.USAGE))
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(int(ExitCode.FAILURE))
+    except Exception as exc:  # a bug: still one line, traceback with -v
+        if _State.verbose:
+            traceback.print_exc()
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+        sys.exit(int(ExitCode.FAILURE))
+    sys.exit(0)

@@ -1,0 +1,220 @@
+"""Layered configuration: defaults < reportgen.toml < environment < command-line flags.
+
+The result is one frozen ``RunConfig``. Unknown keys and bad values raise ``ConfigError``
+naming the key (``[sla] critical``), so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from reportgen.errors import ConfigError
+
+DEFAULT_POLICY_DEFINITION = (
+    "/providers/Microsoft.Authorization/policyDefinitions/17f4b1cc-c55c-4d94-b1f9-2978f6ac2957"
+)
+DEFAULT_ASSESSMENT_KEY = "c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5"
+SEVERITIES = ("Critical", "High", "Medium", "Low")
+DEFAULT_SLA = {"critical": 15, "high": 30, "medium": 90, "low": 180}
+CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud")
+
+
+@dataclass(frozen=True)
+class ScopeConfig:
+    tenant_id: str | None = None
+    subscriptions: tuple[str, ...] = ()
+    management_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AzureConfig:
+    cloud: str = "AzureCloud"
+    arm_endpoint: str | None = None
+    logs_endpoint: str | None = None
+    log_analytics_workspace_id: str | None = None
+    subscription_batch_size: int = 200
+    max_concurrency: int = 3
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    definition_ids: tuple[str, ...] = (DEFAULT_POLICY_DEFINITION,)
+    assessment_keys: tuple[str, ...] = (DEFAULT_ASSESSMENT_KEY,)
+
+
+@dataclass(frozen=True)
+class OwnersConfig:
+    tag_keys: tuple[str, ...] = ("owner",)
+    mapping_file: Path | None = None
+    fallback: str = "Unassigned"
+
+
+@dataclass(frozen=True)
+class ExceptionsConfig:
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    organization: str = "Contoso Ltd"
+    title: str = "Container Image Vulnerability Evidence Pack"
+    pdf_detail_rows: int = 200
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    scope: ScopeConfig = field(default_factory=ScopeConfig)
+    azure: AzureConfig = field(default_factory=AzureConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    controls_file: Path | None = None  # None = the packaged controls/mcsb.yaml
+    owners: OwnersConfig = field(default_factory=OwnersConfig)
+    sla_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SLA))
+    exceptions: ExceptionsConfig = field(default_factory=ExceptionsConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    source_file: Path | None = None
+
+    def sla_for(self, severity: str) -> int | None:
+        return self.sla_days.get(severity.lower())
+
+
+def _str(section: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"config [{section}] {key}: expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _str_list(section: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"config [{section}] {key}: expected a list of non-empty strings, got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _pos_int(section: str, key: str, value: Any, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0 or (maximum and value > maximum):
+        limit = f" at most {maximum}" if maximum else ""
+        raise ConfigError(f"config [{section}] {key}: expected a positive integer{limit}, got {value!r}")
+    return value
+
+
+def _path(section: str, key: str, value: Any, base: Path) -> Path:
+    path = Path(_str(section, key, value))
+    return path if path.is_absolute() else (base / path)
+
+
+def _check_keys(section: str, table: Any, allowed: set[str]) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"config [{section}]: expected a table, got {table!r}")
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"config [{section}]: unknown key {unknown[0]!r}", hint=f"allowed keys: {', '.join(sorted(allowed))}"
+        )
+    return table
+
+
+SECTIONS = {
+    "scope": {"tenant_id", "subscriptions", "management_groups"},
+    "azure": {"cloud", "arm_endpoint", "logs_endpoint", "log_analytics_workspace_id",
+              "subscription_batch_size", "max_concurrency"},
+    "policy": {"definition_ids", "assessment_keys"},
+    "controls": {"framework"},
+    "owners": {"tag_keys", "mapping_file", "fallback"},
+    "sla": {"critical", "high", "medium", "low"},
+    "exceptions": {"file"},
+    "report": {"organization", "title", "pdf_detail_rows"},
+}
+
+
+def parse_config(data: Mapping[str, Any], base: Path, source_file: Path | None = None) -> RunConfig:
+    """Build a RunConfig from a parsed TOML mapping; relative paths resolve against ``base``."""
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"config: unknown section [{unknown[0]}]", hint=f"sections: {', '.join(SECTIONS)}")
+    cfg = RunConfig(source_file=source_file)
+    if "scope" in data:
+        t = _check_keys("scope", data["scope"], SECTIONS["scope"])
+        cfg = replace(cfg, scope=ScopeConfig(
+            tenant_id=_str("scope", "tenant_id", t["tenant_id"]) if "tenant_id" in t else None,
+            subscriptions=_str_list("scope", "subscriptions", t.get("subscriptions", [])),
+            management_groups=_str_list("scope", "management_groups", t.get("management_groups", [])),
+        ))
+    if "azure" in data:
+        t = _check_keys("azure", data["azure"], SECTIONS["azure"])
+        cloud = _str("azure", "cloud", t.get("cloud", "AzureCloud"))
+        if cloud not in CLOUDS:
+            raise ConfigError(f"config [azure] cloud: {cloud!r} is not one of {', '.join(CLOUDS)}")
+        cfg = replace(cfg, azure=AzureConfig(
+            cloud=cloud,
+            arm_endpoint=_str("azure", "arm_endpoint", t["arm_endpoint"]) if "arm_endpoint" in t else None,
+            logs_endpoint=_str("azure", "logs_endpoint", t["logs_endpoint"]) if "logs_endpoint" in t else None,
+            log_analytics_workspace_id=(_str("azure", "log_analytics_workspace_id", t["log_analytics_workspace_id"])
+                                        if "log_analytics_workspace_id" in t else None),
+            subscription_batch_size=_pos_int("azure", "subscription_batch_size",
+                                             t.get("subscription_batch_size", 200), maximum=1000),
+            max_concurrency=_pos_int("azure", "max_concurrency", t.get("max_concurrency", 3), maximum=16),
+        ))
+    if "policy" in data:
+        t = _check_keys("policy", data["policy"], SECTIONS["policy"])
+        cfg = replace(cfg, policy=PolicyConfig(
+            definition_ids=_str_list("policy", "definition_ids", t.get("definition_ids", [DEFAULT_POLICY_DEFINITION])),
+            assessment_keys=_str_list("policy", "assessment_keys", t.get("assessment_keys", [DEFAULT_ASSESSMENT_KEY])),
+        ))
+    if "controls" in data:
+        t = _check_keys("controls", data["controls"], SECTIONS["controls"])
+        if "framework" in t:
+            cfg = replace(cfg, controls_file=_path("controls", "framework", t["framework"], base))
+    if "owners" in data:
+        t = _check_keys("owners", data["owners"], SECTIONS["owners"])
+        cfg = replace(cfg, owners=OwnersConfig(
+            tag_keys=_str_list("owners", "tag_keys", t.get("tag_keys", ["owner"])),
+            mapping_file=_path("owners", "mapping_file", t["mapping_file"], base) if "mapping_file" in t else None,
+            fallback=_str("owners", "fallback", t.get("fallback", "Unassigned")),
+        ))
+    if "sla" in data:
+        t = _check_keys("sla", data["sla"], SECTIONS["sla"])
+        sla = dict(DEFAULT_SLA)
+        sla.update({k: _pos_int("sla", k, v) for k, v in t.items()})
+        cfg = replace(cfg, sla_days=sla)
+    if "exceptions" in data:
+        t = _check_keys("exceptions", data["exceptions"], SECTIONS["exceptions"])
+        cfg = replace(cfg, exceptions=ExceptionsConfig(
+            file=_path("exceptions", "file", t["file"], base) if "file" in t else None))
+    if "report" in data:
+        t = _check_keys("report", data["report"], SECTIONS["report"])
+        defaults = ReportConfig()
+        cfg = replace(cfg, report=ReportConfig(
+            organization=_str("report", "organization", t.get("organization", defaults.organization)),
+            title=_str("report", "title", t.get("title", defaults.title)),
+            pdf_detail_rows=_pos_int("report", "pdf_detail_rows", t.get("pdf_detail_rows", defaults.pdf_detail_rows)),
+        ))
+    return cfg
+
+
+def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> RunConfig:
+    """Read ``path`` (if given), then apply environment overrides."""
+    env = os.environ if env is None else env
+    if path is None:
+        cfg = RunConfig()
+    else:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} not found", hint="pass --config with an existing reportgen.toml")
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: invalid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path}: not UTF-8 text") from exc
+        cfg = parse_config(data, base=path.resolve().parent, source_file=path)
+    overrides = {}
+    if env.get("REPORTGEN_ARM_ENDPOINT"):
+        overrides["arm_endpoint"] = env["REPORTGEN_ARM_ENDPOINT"]
+    if env.get("REPORTGEN_LOGS_ENDPOINT"):
+        overrides["logs_endpoint"] = env["REPORTGEN_LOGS_ENDPOINT"]
+    if overrides:
+        cfg = replace(cfg, azure=replace(cfg.azure, **overrides))
+    return cfg

@@ -1,0 +1,1 @@
+"""Rendering: the report model to pack files (summary.json, workbook, PDF, charts)."""
