@@ -1,0 +1,74 @@
+"""Shared normalisation for aggregation: ids, severities, JSON columns, tags."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reportgen.aggregate.model import SEVERITY_ORDER
+
+_SEVERITY_MAP = {s.lower(): s for s in SEVERITY_ORDER[:-1]}
+
+
+def lower_id(series: pd.Series) -> pd.Series:
+    """ARM ids compare case-insensitively; a trailing slash is not significant."""
+    return series.fillna("").astype(str).str.strip().str.rstrip("/").str.lower()
+
+
+def normalize_severity(series: pd.Series) -> pd.Series:
+    key = series.fillna("").astype(str).str.strip().str.lower()
+    return key.map(_SEVERITY_MAP).fillna("Unknown")
+
+
+def text(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str)
+
+
+def parse_json(value: Any, default: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return default
+    if isinstance(value, (dict, list)):
+        return value
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def tag_lookup(tags_json: Any, keys_lower: tuple[str, ...]) -> str | None:
+    """The value of the first configured tag key present (keys compared case-insensitively).
+
+    Values are trimmed and lower-cased; an empty value does not count.
+    """
+    tags = parse_json(tags_json, {})
+    if not isinstance(tags, dict) or not tags:
+        return None
+    by_key = {}
+    for k, v in tags.items():
+        by_key.setdefault(str(k).strip().lower(), v)
+    for key in keys_lower:
+        value = by_key.get(key)
+        if value is not None and str(value).strip():
+            return str(value).strip().lower()
+    return None
+
+
+def parse_arm(resource_id: str) -> tuple[str, str, str]:
+    """(subscriptionId, resourceGroup, name) from an ARM id; blanks where absent."""
+    parts = resource_id.strip("/").split("/")
+    lower = [p.lower() for p in parts]
+    sub = parts[lower.index("subscriptions") + 1] if "subscriptions" in lower and lower.index("subscriptions") + 1 < len(parts) else ""
+    rg = parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower and lower.index("resourcegroups") + 1 < len(parts) else ""
+    return sub, rg, parts[-1] if parts else ""
+
+
+def severity_counts(series: pd.Series) -> dict[str, int]:
+    counts = series.value_counts()
+    return {s: int(counts.get(s, 0)) for s in SEVERITY_ORDER}
+
+
+def pct(numerator: int, denominator: int) -> float:
+    return round(100.0 * numerator / denominator, 2) if denominator else 0.0

@@ -1,0 +1,266 @@
+"""Aggregation rules of DESIGN.md §6 on small hand-built snapshots; expected figures worked out by hand."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reportgen.aggregate.build import build_model
+from reportgen.aggregate.common import normalize_severity
+from reportgen.config import OwnersConfig, RunConfig, ExceptionsConfig
+from reportgen.errors import ConfigError
+from reportgen.frameworks import load_controls
+from reportgen.render.summary import summary_dict
+from tests import builders as b
+
+CONTROLS = load_controls()
+
+
+def model_of(tmp_path: Path, config: RunConfig | None = None, history=(), **rows):
+    snap = b.snapshot(tmp_path / "current", **rows)
+    return build_model(snap, config or RunConfig(), CONTROLS, list(history))
+
+
+def control(model, cid):
+    return next(c for c in model.controls if c.id == cid)
+
+
+def test_control_rollup_keeps_worst_state_and_applies_azure_formula(tmp_path):
+    a, b_, c, d, e = (b.cluster_id(n) for n in "abcde")
+    states = [
+        b.policy_state(a, "Compliant", n=1), b.policy_state(a.upper(), "NonCompliant", n=2),  # same resource -> NonCompliant
+        b.policy_state(b_, "Exempt"), b.policy_state(c, "Conflict"), b.policy_state(d, "Compliant"),
+        b.policy_state(e, "Unknown"),                                      # outside the formula
+        b.policy_state(d, "NonCompliant", definition=b.OTHER_POLICY),      # another policy: ignored
+        b.policy_state(b.cluster_id("f"), "NonCompliant", groups=(b.PV6,)),  # only in PV-6
+    ]
+    m = model_of(tmp_path, policy_states=states)
+    ds6 = control(m, "DS-6")
+    # DS-6: a NonCompliant, b Exempt, c Conflict, d Compliant, e Other -> 5 resources
+    assert (ds6.resources, ds6.compliant, ds6.non_compliant, ds6.exempt, ds6.conflict, ds6.other) == (5, 1, 1, 1, 1, 1)
+    assert ds6.compliance_pct == 50.0      # 100 * (1 + 1) / (1 + 1 + 1 + 1)
+    assert ds6.status == "Failed"
+    pv6 = control(m, "PV-6")
+    # PV-6 also has f NonCompliant: 100 * 2 / 5
+    assert (pv6.resources, pv6.non_compliant, pv6.compliance_pct) == (6, 2, 40.0)
+
+
+def test_control_pct_rounds_to_two_decimals_and_passes_only_at_100(tmp_path):
+    states = [b.policy_state(b.cluster_id(f"c{i}"), "Compliant") for i in range(2)]
+    states.append(b.policy_state(b.cluster_id("x"), "NonCompliant"))
+    m = model_of(tmp_path, policy_states=states)
+    assert control(m, "DS-6").compliance_pct == 66.67
+    m2 = model_of(tmp_path / "2", policy_states=states[:2] + [b.policy_state(b.cluster_id("y"), "Exempt")])
+    assert control(m2, "DS-6").compliance_pct == 100.0 and control(m2, "DS-6").status == "Passed"
+
+
+def test_control_without_resources_is_no_data_at_100(tmp_path):
+    m = model_of(tmp_path)
+    ds6 = control(m, "DS-6")
+    assert (ds6.status, ds6.resources, ds6.compliance_pct) == ("No data", 0, 100.0)
+    s = summary_dict(m)
+    assert s["findings"]["open"] == 0 and s["coverage"] == {"clusters": 0, "assessed": 0, "not_assessed": []}
+    assert s["changes"] is None
+
+
+def test_only_unknown_states_still_follow_the_formula(tmp_path):
+    m = model_of(tmp_path, policy_states=[b.policy_state(b.cluster_id("a"), "Unknown")])
+    ds6 = control(m, "DS-6")
+    assert (ds6.resources, ds6.compliance_pct, ds6.status) == (1, 100.0, "Passed")
+
+
+def test_group_names_and_definition_ids_match_case_insensitively(tmp_path):
+    row = b.policy_state(b.cluster_id("a"), "NonCompliant", groups=(b.DS6.lower(),), definition=b.POLICY.upper())
+    m = model_of(tmp_path, policy_states=[row])
+    assert control(m, "DS-6").non_compliant == 1 and control(m, "PV-6").resources == 0
+
+
+def test_severity_is_normalised_case_insensitively():
+    out = normalize_severity(pd.Series(["critical", " HIGH ", "Medium", "low", "informational", None]))
+    assert list(out) == ["Critical", "High", "Medium", "Low", "Unknown", "Unknown"]
+
+
+def test_open_exempt_and_duplicates(tmp_path):
+    a = b.cluster_id("a")
+    rows = [
+        b.finding(a, "CVE-1", "critical"),
+        b.finding(a.upper(), "CVE-1", "Critical"),                  # duplicate: resourceId differs only in case
+        b.finding(a, "CVE-1", "critical", package="libssl"),        # different package: distinct
+        b.finding(a, "CVE-2", "LOW", status="NotApplicable", cause="Exempt"),
+        b.finding(a, "CVE-3", "medium", status="Healthy"),
+        b.finding(a, "CVE-4", "weird", status="unhealthy", exploitable=True, fix="NoFixAvailable"),
+    ]
+    m = model_of(tmp_path, clusters=[b.cluster("a")], findings=rows)
+    f = m.findings
+    assert (f.open, f.exempt, f.duplicates_dropped) == (3, 1, 1)
+    assert dict(f.by_severity) == {"Critical": 2, "High": 0, "Medium": 0, "Low": 0, "Unknown": 1}
+    assert (f.fixable, f.exploitable) == (2, 1)
+    assert len(m.tables.findings) == 5  # distinct rows of every state
+
+
+def test_owner_resolution_order_and_sources(tmp_path):
+    sub2 = "00000000-0000-0000-0000-0000000000bb"
+    clusters = [
+        b.cluster("gov", tags={"owner": "tag-loses@x"}),
+        b.cluster("res", tags={"OWNER": "  Team-Res@X.com "}),
+        b.cluster("rg", rg="rg-tagged"),
+        b.cluster("sub", sub=sub2, rg="rg-plain"),
+        b.cluster("mapped", rg="rg-mapped"),
+        b.cluster("none", rg="rg-none"),
+        b.cluster("empty", tags={"Owner": "   "}, rg="rg-none"),      # blank value does not count
+    ]
+    containers = [b.subscription(), b.subscription(sub2, {"Owner": "Sub-Team"}),
+                  b.resource_group("rg-tagged", tags={"oWnEr": "RG-Team"}), b.resource_group("rg-plain", sub2)]
+    gov_assess = b.assessment(b.cluster_id("gov"))
+    mapping = tmp_path / "owners.csv"
+    mapping.write_text(f"scope,owner\n/subscriptions/{b.SUB}/resourceGroups/RG-MAPPED,Mapped-Team\n")
+    cfg = RunConfig(owners=OwnersConfig(tag_keys=("owner",), mapping_file=mapping, fallback="Unassigned"))
+    m = model_of(tmp_path, config=cfg, clusters=clusters, resource_containers=containers, assessments=[gov_assess],
+                 governance_assignments=[b.governance(gov_assess["id"].upper(), " Gov@X.com", "2026-11-15T00:00:00Z")])
+    got = {r.name: (r.owner, r.ownerSource) for r in m.tables.clusters.itertuples()}
+    assert got == {
+        "gov": ("gov@x.com", "governance"),
+        "res": ("team-res@x.com", "tag:resource"),
+        "rg": ("rg-team", "tag:resource-group"),
+        "sub": ("sub-team", "tag:subscription"),
+        "mapped": ("mapped-team", "mapping"),
+        "none": ("Unassigned", "fallback"),
+        "empty": ("Unassigned", "fallback"),
+    }
+
+
+def test_second_tag_key_used_when_first_absent(tmp_path):
+    cfg = RunConfig(owners=OwnersConfig(tag_keys=("owner", "team")))
+    m = model_of(tmp_path, config=cfg, clusters=[b.cluster("a", tags={"Team": "Payments"})])
+    assert m.tables.clusters.loc[0, "owner"] == "payments"
+
+
+def test_mapping_file_missing_column_is_named(tmp_path):
+    bad = tmp_path / "map.csv"
+    bad.write_text("prefix,owner\n/x,y\n")
+    with pytest.raises(ConfigError, match="missing column 'scope'"):
+        model_of(tmp_path, config=RunConfig(owners=OwnersConfig(mapping_file=bad)))
+
+
+def test_first_seen_due_and_overdue(tmp_path):
+    a, g = b.cluster_id("a"), b.cluster_id("g")
+    ga = b.assessment(g)
+    earlier = b.snapshot(tmp_path / "h1", collected_at="2026-09-30T06:00:00Z",
+                         findings=[b.finding(a, "CVE-OLD", "Critical", status="Healthy")])
+    fh = [{"TimeGenerated": "2026-10-20T00:00:00Z", "AssessedResourceId": a.upper(), "VulnerabilityId": "CVE-FH",
+           "imageDigest": "sha256:aaa", "packageName": "openssl", "RecommendationState": "Unhealthy",
+           "RecommendationSeverity": "High", "IsSnapshot": False}]
+    m = model_of(tmp_path, history=[earlier], clusters=[b.cluster("a"), b.cluster("g")], assessments=[ga],
+                 governance_assignments=[b.governance(ga["id"], "gov@x", "2026-11-30T00:00:00Z")],
+                 finding_history=fh,
+                 findings=[b.finding(a, "CVE-OLD", "Critical"),   # seen 2026-09-30 -> due 10-15 -> overdue 16 days
+                           b.finding(a, "CVE-FH", "High"),        # seen 10-20 via history -> due 11-19 -> not overdue
+                           b.finding(a, "CVE-NEW", "Low"),        # first seen now -> due +180
+                           b.finding(g, "CVE-G", "Critical")])    # governance due 11-30 -> not overdue
+    t = m.tables.findings.set_index("cveId")
+    assert t.loc["CVE-OLD", "firstSeen"] == pd.Timestamp("2026-09-30T06:00:00Z")
+    assert t.loc["CVE-OLD", "dueDate"] == pd.Timestamp("2026-10-15T06:00:00Z")
+    assert bool(t.loc["CVE-OLD", "overdue"]) and t.loc["CVE-OLD", "daysOverdue"] == 16
+    assert t.loc["CVE-FH", "firstSeen"] == pd.Timestamp("2026-10-20T00:00:00Z") and not t.loc["CVE-FH", "overdue"]
+    assert t.loc["CVE-NEW", "firstSeen"] == pd.Timestamp(b.AS_OF)
+    assert t.loc["CVE-NEW", "dueDate"] == pd.Timestamp(b.AS_OF) + pd.Timedelta(days=180)
+    assert t.loc["CVE-G", "dueDate"] == pd.Timestamp("2026-11-30T00:00:00Z") and not t.loc["CVE-G", "overdue"]
+    assert m.findings.overdue == 1 and m.findings.overdue_by_severity["Critical"] == 1
+    assert t.loc["CVE-OLD", "ageDays"] == 31
+
+
+def test_governance_due_date_in_the_past_makes_fresh_finding_overdue(tmp_path):
+    g = b.cluster_id("g")
+    ga = b.assessment(g)
+    m = model_of(tmp_path, clusters=[b.cluster("g")], assessments=[ga],
+                 governance_assignments=[b.governance(ga["id"], "gov@x", "2026-10-01T00:00:00Z")],
+                 findings=[b.finding(g, "CVE-1", "Low")])
+    assert m.findings.overdue == 1
+
+
+def test_coverage_lists_clusters_without_assessment(tmp_path):
+    m = model_of(tmp_path, clusters=[b.cluster("a"), b.cluster("b"), b.cluster("c")],
+                 assessments=[b.assessment(b.cluster_id("a").upper()), b.assessment(b.cluster_id("c"), "Healthy")])
+    assert (m.coverage.clusters, m.coverage.assessed) == (3, 2)
+    assert m.coverage.not_assessed == (b.cluster_id("b"),)
+
+
+def test_changes_since_previous_snapshot_by_owner(tmp_path):
+    a, c = b.cluster_id("a"), b.cluster_id("c")
+    clusters = [b.cluster("a", tags={"owner": "alice"}), b.cluster("c", tags={"owner": "carol"})]
+    older = b.snapshot(tmp_path / "h0", collected_at="2026-08-31T06:00:00Z", clusters=clusters,
+                       findings=[b.finding(a, "CVE-ANCIENT")])
+    prev = b.snapshot(tmp_path / "h1", collected_at="2026-09-30T06:00:00Z", clusters=clusters,
+                      findings=[b.finding(a, "CVE-KEEP"), b.finding(a, "CVE-GONE"), b.finding(c, "CVE-GONE2"),
+                                b.finding(a, "CVE-WASEXEMPT", status="NotApplicable", cause="Exempt")])
+    m = model_of(tmp_path, history=[prev, older], clusters=clusters,
+                 findings=[b.finding(a, "CVE-KEEP"), b.finding(a, "CVE-WASEXEMPT"), b.finding(c, "CVE-NEW")])
+    ch = m.changes
+    assert (ch.new, ch.resolved, ch.persisting) == (2, 2, 1)  # new: WASEXEMPT, NEW; resolved: GONE, GONE2
+    assert ch.previous_as_of == pd.Timestamp("2026-09-30T06:00:00Z")
+    by = m.tables.changes_by_owner.set_index("owner")
+    assert by.loc["alice"].tolist() == [1, 1, 1] and by.loc["carol"].tolist() == [1, 1, 0]
+    assert sorted(m.tables.changes["cveId"]) == ["CVE-GONE", "CVE-GONE2", "CVE-NEW", "CVE-WASEXEMPT"]
+    assert [p.label for p in m.history] == ["2026-08", "2026-09", "2026-10"]
+    assert (m.history[1].new, m.history[1].resolved) == (3, 1)
+
+
+def test_history_after_as_of_is_ignored(tmp_path):
+    later = b.snapshot(tmp_path / "later", collected_at="2026-11-30T06:00:00Z",
+                       findings=[b.finding(b.cluster_id("a"), "CVE-FUTURE")])
+    m = model_of(tmp_path, history=[later], findings=[b.finding(b.cluster_id("a"), "CVE-1")])
+    assert m.changes is None and len(m.history) == 1
+
+
+def test_local_exceptions_active_vs_expired(tmp_path):
+    a = b.cluster_id("a")
+    exc = tmp_path / "exceptions.toml"
+    exc.write_text(
+        '[[exception]]\nid = "RA-1"\ncve = "CVE-1"\nrepository = "app/*"\nreason = "not reachable"\n'
+        'approver = "ciso"\nticket = "T-1"\nexpires = 2026-11-20\n'
+        '[[exception]]\nid = "RA-2"\ncve = "CVE-2"\nreason = "old"\napprover = "ciso"\nexpires = 2026-10-01\n')
+    cfg = RunConfig(exceptions=ExceptionsConfig(file=exc))
+    m = model_of(tmp_path, config=cfg, findings=[b.finding(a, "CVE-1"), b.finding(a, "CVE-2"), b.finding(a, "CVE-3")])
+    assert (m.findings.open, m.findings.exempt) == (2, 1)
+    t = m.tables.exemptions.set_index("name")
+    assert t.loc["RA-1", "status"] == "Expiring" and t.loc["RA-1", "matchedFindings"] == 1
+    assert t.loc["RA-2", "status"] == "Expired" and t.loc["RA-2", "matchedFindings"] == 0
+
+
+def test_exception_without_expiry_is_rejected(tmp_path):
+    exc = tmp_path / "e.toml"
+    exc.write_text('[[exception]]\ncve = "CVE-1"\nreason = "r"\napprover = "a"\n')
+    with pytest.raises(ConfigError, match="missing mandatory key 'expires'"):
+        model_of(tmp_path, config=RunConfig(exceptions=ExceptionsConfig(file=exc)))
+
+
+def test_policy_exemptions_classified_by_expiry(tmp_path):
+    a = b.cluster_id("a")
+    rows = [b.exemption(a, None, "never"), b.exemption(a, "2026-11-10T00:00:00Z", "soon"),
+            b.exemption(a, "2026-10-01T00:00:00Z", "past"), b.exemption(a, "2027-06-01T00:00:00Z", "later")]
+    m = model_of(tmp_path, exemptions=rows)
+    status = dict(zip(m.tables.exemptions["name"], m.tables.exemptions["status"]))
+    assert status == {"past": "Expired", "soon": "Expiring", "later": "Active", "never": "Active"}
+
+
+def test_owner_figures_in_summary(tmp_path):
+    a, c = b.cluster_id("a"), b.cluster_id("c")
+    m = model_of(tmp_path, clusters=[b.cluster("a", tags={"owner": "alice"}), b.cluster("c", tags={"owner": "alice"})],
+                 policy_states=[b.policy_state(a, "NonCompliant"), b.policy_state(c, "Compliant")],
+                 findings=[b.finding(a, "CVE-1", "High"), b.finding(a, "CVE-2", "Critical")])
+    s = summary_dict(m)
+    assert s["owners"] == [{"owner": "alice", "source": "tag:resource", "clusters": 2, "non_compliant_clusters": 1,
+                            "open_findings": 2, "by_severity": {"Critical": 1, "High": 1, "Medium": 0, "Low": 0,
+                                                                "Unknown": 0}, "overdue": 0}]
+    json.dumps(s)  # serialisable
+
+
+def test_defender_cross_check(tmp_path):
+    m = model_of(tmp_path, regulatory_compliance=[b.regulatory("DS.6", "Passed", 3, 0),
+                                                  b.regulatory("PV.6", "Failed", 2, 1)])
+    assert control(m, "DS-6").defender.state == "Passed" and control(m, "PV-6").defender.state == "Failed"
+    assert control(m, "PV-6").defender.failed_resources == 1
