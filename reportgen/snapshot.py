@@ -210,7 +210,8 @@ def coerce_frame(dataset: str, frame: pd.DataFrame, origin: str) -> pd.DataFrame
         try:
             out[col] = _coerce_column(frame[col], kind)
         except (TypeError, ValueError, OverflowError) as exc:
-            raise SnapshotError(f"{origin}: column {col!r} {exc}") from None
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise SnapshotError(f"{origin}: column {col!r} {detail}") from None
     ordered = list(columns) + [c for c in out.columns if c not in columns]
     return out[ordered].reset_index(drop=True)
 
