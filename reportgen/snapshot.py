@@ -148,15 +148,16 @@ def empty_frame(dataset: str) -> pd.DataFrame:
 
 def _coerce_column(series: pd.Series, kind: str) -> pd.Series:
     if kind in ("str", "json"):
-        if series.dtype == object or pd.api.types.is_string_dtype(series):
-            bad = series.map(lambda v: not (v is None or isinstance(v, str) or (isinstance(v, float) and pd.isna(v))))
-            if bad.any():
-                sample = series[bad].iloc[0]
-                if kind == "json" and isinstance(sample, (dict, list)):
-                    raise TypeError(f"holds {type(sample).__name__} values, expected JSON text")
-                return series.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
-                                  ).astype(object)
-            return series.astype(object).where(series.notna(), None)
+        if isinstance(series.dtype, pd.StringDtype) or (
+                series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")):
+            return pd.Series(series.to_numpy(dtype=object, na_value=None), index=series.index, dtype=object)
+        if series.dtype == object:
+            sample = next((v for v in series if v is not None and not isinstance(v, str)
+                           and not (isinstance(v, float) and pd.isna(v))), None)
+            if kind == "json" and isinstance(sample, (dict, list)):
+                raise TypeError(f"holds {type(sample).__name__} values, expected JSON text")
+            return pd.Series([None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in series],
+                             index=series.index, dtype=object)
         if series.isna().all():
             return pd.Series([None] * len(series), index=series.index, dtype=object)
         raise TypeError(f"has type {series.dtype}, expected text")

@@ -25,7 +25,8 @@ SEP = "\x1f"
 
 
 def finding_keys(rid: pd.Series, digest: pd.Series, cve: pd.Series, package: pd.Series) -> pd.Series:
-    return rid + SEP + text(digest) + SEP + text(cve) + SEP + text(package)
+    # object dtype: membership tests (isin) on hashed Python strings are far faster than on Arrow strings
+    return (rid + SEP + text(digest) + SEP + text(cve) + SEP + text(package)).astype(object)
 
 
 @dataclass(frozen=True)
