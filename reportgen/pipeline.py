@@ -80,11 +80,13 @@ def render(snapshot_dir: Path, out: Path, config: RunConfig, history_dir: Path |
 
 
 def _write_pack(model: ReportModel, snapshot_dir: Path, pack: Path, progress: Progress) -> None:
-    from reportgen.render import excel, pdf
+    from reportgen.render import csv_export, excel, pdf
     from reportgen.render.summary import write_summary
     write_summary(model, pack / "summary.json")
     with progress.step("Writing the Excel workbook"):
         excel.write_workbook(model, pack / "evidence-pack.xlsx")
+    with progress.step("Writing the CSV exports"):
+        csv_export.write_csv_exports(model, pack / "data")
     with progress.step("Rendering the PDF"):
         pdf.write_pdf(model, pack / "evidence-pack.pdf", charts_dir=pack / "charts")
     shutil.copytree(snapshot_dir, pack / "snapshot")

@@ -333,7 +333,7 @@ def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts) -> pd.DataFram
         "clusterName": findings["rid"].map(names).fillna(""), "resourceId": findings["resourceId"],
         "subscriptionId": findings["subscriptionId"], "resourceGroup": findings["resourceGroup"],
         "owner": findings["owner"], "ownerSource": findings["ownerSource"],
-        "firstSeen": findings["firstSeen"], "dueDate": findings["dueDate"], "ageDays": findings["ageDays"],
+        "firstSeen": findings["firstSeen"], "dueDate": findings["dueDate"], "dueSource": findings["dueSource"], "ageDays": findings["ageDays"],
         "overdue": findings["overdue"], "daysOverdue": findings["daysOverdue"], "exemption": findings["exemption"],
         "workloads": findings["workloads"].map(_workloads_text), "publishedDate": findings["publishedDate"],
         "statusCode": findings["statusCode"], "statusCause": findings["statusCause"],

@@ -203,7 +203,7 @@ FINDING_COLUMNS = (
     "registryHost", "repositoryName", "imageDigest", "imageTags",
     "clusterName", "resourceId", "subscriptionId", "resourceGroup",
     "owner", "ownerSource",
-    "firstSeen", "dueDate", "ageDays", "overdue", "daysOverdue",
+    "firstSeen", "dueDate", "dueSource", "ageDays", "overdue", "daysOverdue",
     "exemption",        # reason text when exempt (policy Exempt cause or local exception id)
     "workloads",        # "ns/kind/name:container; ..." for display
     "publishedDate", "statusCode", "statusCause",
@@ -217,7 +217,7 @@ CLUSTER_COLUMNS = (
 EXEMPTION_COLUMNS = (
     "kind",              # Policy exemption | Local exception
     "name", "category", "scope", "displayName", "reason", "approver", "ticket",
-    "expiresOn", "status",  # Active | Expiring (<= 30 days) | Expired | No expiry
+    "expiresOn", "status",  # Active (incl. no expiry) | Expiring (<= 30 days) | Expired
     "daysToExpiry", "matchedFindings",
 )
 CONTROL_OWNER_COLUMNS = (

@@ -1,0 +1,393 @@
+"""The workbook's tables, defined once for Excel and CSV: names, columns, types, rows.
+
+Each ``TableSpec`` names a sheet, its Excel table, its CSV file and its columns (header,
+kind). Excel (``excel.py``) and CSV (``csv_export.py``) both render these specs, so a
+column can never appear in one and not the other. Rows come from the report model only:
+nothing here computes a figure, it selects and orders what the model holds.
+
+Values leave ``iter_rows`` as plain Python values by column kind:
+
+  text      str or None            int       int or None
+  float     float or None          pct       float (percent points, 85.32) or None
+  number    int or float or None   bool      bool or None
+  date      datetime.date or None  datetime  datetime.datetime (naive, UTC) or None
+
+Big tables (findings) are converted chunk by chunk, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from reportgen.aggregate.model import (
+    CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, EXEMPTION_COLUMNS, FINDING_COLUMNS, SEVERITY_ORDER,
+    ReportModel,
+)
+
+KINDS = ("text", "int", "float", "number", "pct", "bool", "date", "datetime")
+CHUNK_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str                 # column of the model table (or of the rows built here)
+    header: str              # shown in the workbook and the CSV header
+    kind: str = "text"
+    number_format: str | None = None   # Excel display format beyond the kind's default
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"column {self.key}: unknown kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A row highlight (Excel conditional formatting) driven by one column's value."""
+
+    column: str              # Column.key
+    test: str                # "true" | "false" | "equals" | "positive"
+    style: str               # "bad" (red fill) | "critical" (bold dark red) | "warning" (amber fill)
+    value: str | None = None  # for "equals": a constant of ours, never data
+
+
+@dataclass(frozen=True, eq=False)
+class TableSpec:
+    """One table. Past Excel's row limit its sheet continues on "<sheet> (2)", "<sheet> (3)"..."""
+
+    sheet: str               # worksheet title (of the first sheet)
+    table: str               # Excel table displayName
+    csv: str                 # file name under the pack's data/
+    description: str         # one paragraph for the README sheet
+    columns: tuple[Column, ...]
+    frame: pd.DataFrame      # holds at least the columns' keys, in display order
+    highlights: tuple[Highlight, ...] = ()
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return tuple(c.header for c in self.columns)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def iter_rows(spec: TableSpec, start: int = 0, stop: int | None = None,
+              chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple]:
+    """Rows ``start:stop`` of the table as tuples of plain values (see the module docstring)."""
+    stop = len(spec.frame) if stop is None else min(stop, len(spec.frame))
+    keys = [c.key for c in spec.columns]
+    for lo in range(start, stop, chunk_rows):
+        chunk = spec.frame.iloc[lo:min(lo + chunk_rows, stop)]
+        columns = [_native(chunk[key], c.kind) for c, key in zip(spec.columns, keys)]
+        yield from zip(*columns)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def _native(series: pd.Series, kind: str) -> list:
+    """One column of a chunk as plain Python values of its kind."""
+    if kind == "text":
+        values = series.astype(object).where(series.notna(), None).tolist()
+        return [v if v is None or type(v) is str else str(v) for v in values]
+    if kind == "int":
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
+            return series.tolist()  # numpy ints: never missing
+        return [None if _missing(v) else int(v) for v in series.tolist()]
+    if kind in ("float", "pct"):
+        return [None if _missing(v) or not math.isfinite(float(v)) else float(v) for v in series.tolist()]
+    if kind == "number":
+        return [None if _missing(v) or not math.isfinite(float(v))
+                else int(v) if isinstance(v, (int, np.integer)) else float(v) for v in series.tolist()]
+    if kind == "bool":
+        return [None if _missing(v) else bool(v) for v in series.tolist()]
+    if kind in ("date", "datetime"):
+        times = _naive_utc(series)
+        if kind == "date":
+            return [None if v is pd.NaT else v.date() for v in times]
+        return [None if v is pd.NaT else v.to_pydatetime() for v in times]
+    raise AssertionError(kind)
+
+
+def _naive_utc(series: pd.Series) -> list:
+    """Timestamps as tz-naive UTC (Excel has no time zones), NaT where missing."""
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        series = pd.to_datetime(series, utc=True, errors="coerce")
+    elif series.dt.tz is None:
+        series = series.dt.tz_localize("UTC")
+    series = series.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("us")
+    return series.astype(object).tolist()
+
+
+# --- the tables ---------------------------------------------------------------------------
+
+FINDINGS = (
+    Column("state", "State"), Column("severity", "Severity"), Column("cveId", "CVE"), Column("title", "Title"),
+    Column("cvssScore", "CVSS", "float", "0.0"), Column("exploitable", "Exploitable", "bool"),
+    Column("fixStatus", "Fix status"), Column("fixable", "Fixable", "bool"), Column("packageName", "Package"),
+    Column("packageVersion", "Installed version"), Column("fixedVersion", "Fixed version"),
+    Column("registryHost", "Registry"), Column("repositoryName", "Repository"),
+    Column("imageDigest", "Image digest"), Column("imageTags", "Image tags"), Column("clusterName", "Cluster"),
+    Column("resourceId", "Cluster resource id"), Column("subscriptionId", "Subscription"),
+    Column("resourceGroup", "Resource group"), Column("owner", "Owner"), Column("ownerSource", "Owner source"),
+    Column("firstSeen", "First seen (UTC)", "datetime"), Column("dueDate", "Due (UTC)", "datetime"),
+    Column("dueSource", "Due date source"),
+    Column("ageDays", "Age (days)", "int"), Column("overdue", "Overdue", "bool"),
+    Column("daysOverdue", "Days overdue", "int"), Column("exemption", "Exemption"),
+    Column("workloads", "Workloads"), Column("publishedDate", "Published", "date"),
+    Column("statusCode", "Defender status"), Column("statusCause", "Status cause"),
+)
+CLUSTERS = (
+    Column("name", "Cluster"), Column("id", "Resource id"), Column("subscriptionId", "Subscription"),
+    Column("resourceGroup", "Resource group"), Column("location", "Location"), Column("owner", "Owner"),
+    Column("ownerSource", "Owner source"), Column("assessed", "Assessed", "bool"),
+    Column("assessmentStatus", "Assessment status"), Column("policyState", "Policy state"),
+    Column("exempted", "Policy exemption", "bool"), Column("openFindings", "Open findings", "int"),
+    Column("critical", "Critical", "int"), Column("high", "High", "int"), Column("medium", "Medium", "int"),
+    Column("low", "Low", "int"), Column("unknown", "Unknown", "int"), Column("overdue", "Overdue", "int"),
+)
+EXEMPTIONS = (
+    Column("kind", "Kind"), Column("name", "Name"), Column("category", "Category"), Column("scope", "Scope"),
+    Column("displayName", "Display name"), Column("reason", "Reason"), Column("approver", "Approver"),
+    Column("ticket", "Ticket"), Column("expiresOn", "Expires (UTC)", "datetime"), Column("status", "Status"),
+    Column("daysToExpiry", "Days to expiry", "int"), Column("matchedFindings", "Matched findings", "int"),
+)
+CONTROL_OWNER = (
+    Column("control", "Control"), Column("owner", "Owner"), Column("resources", "Resources", "int"),
+    Column("compliant", "Compliant", "int"), Column("nonCompliant", "Non-compliant", "int"),
+    Column("exempt", "Exempt", "int"), Column("conflict", "Conflict", "int"),
+    Column("compliancePct", "Compliance %", "pct"), Column("openFindings", "Open findings", "int"),
+    Column("overdue", "Overdue", "int"),
+)
+CHANGES = (
+    Column("change", "Change"), Column("severity", "Severity"), Column("cveId", "CVE"),
+    Column("packageName", "Package"), Column("repositoryName", "Repository"), Column("imageDigest", "Image digest"),
+    Column("clusterName", "Cluster"), Column("resourceId", "Cluster resource id"), Column("owner", "Owner"),
+)
+CHANGES_BY_OWNER = (
+    Column("owner", "Owner"), Column("new", "New", "int"), Column("resolved", "Resolved", "int"),
+    Column("persisting", "Persisting", "int"),
+)
+CONTROLS = (
+    Column("id", "Control"), Column("title", "Title"), Column("status", "Status"),
+    Column("compliance_pct", "Compliance %", "pct"), Column("resources", "Resources", "int"),
+    Column("compliant", "Compliant", "int"), Column("non_compliant", "Non-compliant", "int"),
+    Column("exempt", "Exempt", "int"), Column("conflict", "Conflict", "int"), Column("other", "Other states", "int"),
+    Column("previous_pct", "Previous compliance %", "pct"),
+    Column("change_pct", "Change (points)", "float", '+0.00;-0.00;0.00'),
+    Column("defender_control", "Defender control"), Column("defender_standard", "Defender standard"),
+    Column("defender_state", "Defender state"), Column("defender_subscriptions", "Defender subscriptions", "int"),
+    Column("defender_passed", "Defender passed resources", "int"),
+    Column("defender_failed", "Defender failed resources", "int"),
+    Column("defender_skipped", "Defender skipped resources", "int"),
+    Column("policy_group", "Policy group"), Column("remediation_timeliness", "Remediation SLA applies", "bool"),
+    Column("objective", "Objective"), Column("evidence", "Evidence"),
+)
+OWNERS = (
+    Column("owner", "Owner"), Column("source", "Owner source"), Column("clusters", "Clusters", "int"),
+    Column("non_compliant_clusters", "Non-compliant clusters", "int"),
+    Column("open_findings", "Open findings", "int"),
+    *(Column(f"sev:{s}", s, "int") for s in SEVERITY_ORDER),
+    Column("overdue", "Overdue", "int"), Column("overdue_critical", "Overdue critical", "int"),
+)
+SUMMARY = (
+    Column("area", "Area"), Column("figure", "Figure"), Column("number", "Number", "number"),
+    Column("percent", "Percent", "pct"), Column("detail", "Detail"),
+)
+DATASETS = (
+    Column("name", "Dataset"), Column("status", "Status"), Column("rows", "Rows", "int"),
+    Column("pages", "Pages", "int"), Column("sha256", "SHA-256 (Parquet file)"),
+    Column("query_sha256", "Query SHA-256"), Column("warnings", "Warnings"), Column("query_text", "Query text"),
+)
+
+# Model columns the spec shows; a test checks every model column is shown.
+MODEL_COLUMNS = {
+    "findings": (FINDING_COLUMNS, FINDINGS), "clusters": (CLUSTER_COLUMNS, CLUSTERS),
+    "exemptions": (EXEMPTION_COLUMNS, EXEMPTIONS), "control_owner": (CONTROL_OWNER_COLUMNS, CONTROL_OWNER),
+    "changes": (CHANGE_COLUMNS, CHANGES),
+}
+
+OVERDUE = Highlight("overdue", "true", "bad")
+CRITICAL = Highlight("severity", "equals", "critical", "Critical")
+
+
+def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
+    """Every table of the workbook, in sheet order (README comes before them)."""
+    t = model.tables
+    n_findings = len(t.findings)
+    changes_note = ("No previous snapshot was found in the history folder, so this table is empty."
+                    if model.changes is None else
+                    f"Compared with the snapshot of {_utc(model.changes.previous_as_of)} "
+                    f"(run {model.changes.previous_run_id}).")
+    return (
+        TableSpec("Summary", "Summary", "summary.csv",
+                  "Headline figures: compliance per control, open findings by severity, overdue, fixable, "
+                  "exploitable, coverage and changes since the previous snapshot, with the generated insights.",
+                  SUMMARY, _frame(SUMMARY, _summary_rows(model))),
+        TableSpec("Controls", "Controls", "controls.csv",
+                  "One row per control: Azure Policy compliance (roll-up and formula below), the previous "
+                  "snapshot's figure, and Defender's own regulatory-compliance state as a cross-check.",
+                  CONTROLS, _frame(CONTROLS, _control_rows(model)),
+                  (Highlight("status", "equals", "bad", "Failed"),)),
+        TableSpec("Owners", "Owners", "owners.csv",
+                  "One row per owner: clusters, non-compliant clusters, open findings by severity and overdue "
+                  "findings. Owner source lists every way the owner's clusters were attributed.",
+                  OWNERS, _frame(OWNERS, _owner_rows(model)),
+                  (Highlight("overdue_critical", "positive", "critical"), Highlight("overdue", "positive", "bad"))),
+        TableSpec("Control x Owner", "ControlOwner", "control_owner.csv",
+                  "Compliance of each control per owner (the clusters the owner holds), with the owner's open and "
+                  "overdue findings.",
+                  CONTROL_OWNER, t.control_owner, (Highlight("overdue", "positive", "bad"),)),
+        TableSpec("Findings", "Findings", "findings.csv",
+                  f"Every distinct finding ({n_findings:,}): open first (overdue, then by severity and CVSS), then "
+                  "exempt, other and healthy; with owner, owner source, first seen, due date, overdue flag and "
+                  "exemption. Past Excel's row limit the table continues on Findings (2), Findings (3)...; the CSV "
+                  "holds all rows in one file.",
+                  FINDINGS, t.findings, (CRITICAL, OVERDUE)),
+        TableSpec("Clusters", "Clusters", "clusters.csv",
+                  "Every AKS cluster in scope (and any resource seen only in policy states or findings) with its "
+                  "owner, Defender coverage (Assessed), policy state, exemption and open findings.",
+                  CLUSTERS, t.clusters,
+                  (Highlight("assessed", "false", "warning"), Highlight("overdue", "positive", "bad"))),
+        TableSpec("Exemptions", "Exemptions", "exemptions.csv",
+                  "Azure Policy exemptions and local risk acceptances (exceptions file), with expiry status and the "
+                  "findings each one covers.",
+                  EXEMPTIONS, t.exemptions,
+                  (Highlight("status", "equals", "bad", "Expired"),
+                   Highlight("status", "equals", "warning", "Expiring"))),
+        TableSpec("Changes", "Changes", "changes.csv",
+                  "Open findings that are new or resolved since the previous snapshot. " + changes_note,
+                  CHANGES, t.changes, (CRITICAL,)),
+        TableSpec("Changes by owner", "ChangesByOwner", "changes_by_owner.csv",
+                  "New, resolved and persisting open findings per owner since the previous snapshot. " + changes_note,
+                  CHANGES_BY_OWNER, t.changes_by_owner),
+        _history_spec(model),
+        TableSpec("Queries", "Queries", "datasets.csv",
+                  "Every dataset of the snapshot: collection status, rows, pages, the sha256 of its data file and of "
+                  "the exact query text sent (shown where the data came from Azure), and any warnings.",
+                  DATASETS, _frame(DATASETS, _dataset_rows(model)),
+                  (Highlight("status", "equals", "warning", "partial"),
+                   Highlight("status", "equals", "warning", "skipped"))),
+    )
+
+
+def _frame(columns: tuple[Column, ...], rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([[r.get(c.key) for c in columns] for r in rows], columns=[c.key for c in columns],
+                        dtype=object)
+
+
+def _utc(ts) -> str:
+    return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _control_rows(model: ReportModel) -> list[dict]:
+    return [{
+        "id": c.id, "title": c.control.title, "status": c.status, "compliance_pct": c.compliance_pct,
+        "resources": c.resources, "compliant": c.compliant, "non_compliant": c.non_compliant, "exempt": c.exempt,
+        "conflict": c.conflict, "other": c.other, "previous_pct": c.previous_pct, "change_pct": c.change_pct,
+        "defender_control": c.control.defender_control, "defender_standard": c.control.defender_standard,
+        "defender_state": c.defender.state, "defender_subscriptions": c.defender.subscriptions,
+        "defender_passed": c.defender.passed_resources, "defender_failed": c.defender.failed_resources,
+        "defender_skipped": c.defender.skipped_resources, "policy_group": c.control.policy_group,
+        "remediation_timeliness": c.control.remediation_timeliness, "objective": c.control.objective,
+        "evidence": c.control.evidence,
+    } for c in model.controls]
+
+
+def _owner_rows(model: ReportModel) -> list[dict]:
+    return [{
+        "owner": o.owner, "source": o.source, "clusters": o.clusters,
+        "non_compliant_clusters": o.non_compliant_clusters, "open_findings": o.open_findings,
+        **{f"sev:{s}": o.by_severity.get(s, 0) for s in SEVERITY_ORDER},
+        "overdue": o.overdue, "overdue_critical": o.overdue_critical,
+    } for o in model.owners]
+
+
+def _history_spec(model: ReportModel) -> TableSpec:
+    columns = (
+        Column("label", "Month"), Column("as_of", "As of (UTC)", "datetime"),
+        *(Column(f"pct:{c.id}", f"{c.id} compliance %", "pct") for c in model.controls),
+        *(Column(f"open:{s}", f"Open {s.lower()}", "int") for s in SEVERITY_ORDER),
+        Column("overdue", "Overdue", "int"), Column("new", "New", "int"), Column("resolved", "Resolved", "int"),
+    )
+    rows = [{
+        "label": p.label, "as_of": p.as_of,
+        **{f"pct:{c.id}": p.compliance_pct.get(c.id) for c in model.controls},
+        **{f"open:{s}": p.open_by_severity.get(s, 0) for s in SEVERITY_ORDER},
+        "overdue": p.overdue, "new": p.new, "resolved": p.resolved,
+    } for p in model.history]
+    return TableSpec("History", "History", "history.csv",
+                     "One row per month, oldest first, the current snapshot last: compliance per control, open "
+                     "findings by severity, overdue, and findings new and resolved since the month before.",
+                     columns, _frame(columns, rows))
+
+
+def _dataset_rows(model: ReportModel) -> list[dict]:
+    return [{
+        "name": d.name, "status": d.status, "rows": d.rows, "pages": d.pages, "sha256": d.sha256,
+        "query_sha256": d.query_sha256, "warnings": "; ".join(d.warnings),
+        "query_text": d.query_text,
+    } for d in model.datasets]
+
+
+def _summary_rows(model: ReportModel) -> list[dict]:
+    rows: list[dict] = []
+
+    def add(area: str, figure: str, number=None, percent=None, detail: str = "") -> None:
+        rows.append({"area": area, "figure": figure, "number": number, "percent": percent, "detail": detail})
+
+    for c in model.controls:
+        previous = "no previous snapshot" if c.previous_pct is None else f"previous {c.previous_pct:.2f}%"
+        add("Controls", f"{c.id} compliance", c.resources, c.compliance_pct,
+            f"{c.status}: {c.compliant} compliant, {c.exempt} exempt, {c.non_compliant} non-compliant, "
+            f"{c.conflict} conflict of {c.resources} clusters; {previous}; Defender {c.control.defender_control}: "
+            f"{c.defender.state}")
+    f = model.findings
+    add("Findings", "Open findings", f.open)
+    sla = {r.severity: r for r in model.sla}
+    for s in SEVERITY_ORDER:
+        row = sla.get(s)
+        detail = "" if row is None else (
+            f"SLA {row.days} days; {row.within_sla} within SLA, {row.overdue} overdue" if row.days is not None
+            else f"no SLA; {row.overdue} overdue")
+        add("Findings", f"Open {s.lower()}", f.by_severity.get(s, 0), detail=detail)
+    add("Findings", "Overdue", f.overdue,
+        detail=", ".join(f"{s} {f.overdue_by_severity.get(s, 0)}" for s in SEVERITY_ORDER))
+    add("Findings", "Fixable (fix available)", f.fixable, f.fixable_pct, "share of open findings")
+    add("Findings", "Exploitable", f.exploitable, detail="open findings known to be exploitable")
+    add("Findings", "Exempt", f.exempt, detail="exempt in Defender or by an active local exception")
+    add("Findings", "Duplicates dropped", f.duplicates_dropped, detail="duplicate rows of the same finding")
+    add("Findings", "Median age of open findings (days)", f.median_age_days)
+    add("Findings", "Median time to fix (days)", f.median_time_to_fix_days,
+        detail="from first seen to the first snapshot where the finding was no longer open")
+    cov = model.coverage
+    add("Coverage", "Clusters", cov.clusters,
+        detail=f"subscriptions: {cov.subscriptions}; resource groups: {cov.resource_groups}; locations: "
+               f"{', '.join(cov.locations) or 'none'}")
+    add("Coverage", "Assessed by Defender", cov.assessed)
+    add("Coverage", "Not assessed", len(cov.not_assessed),
+        detail="listed on the Clusters sheet (Assessed = FALSE)" if cov.not_assessed else "")
+    if model.changes is None:
+        add("Changes", "Since the previous snapshot", detail="no previous snapshot in the history folder")
+    else:
+        ch = model.changes
+        since = f"since {_utc(ch.previous_as_of)} (run {ch.previous_run_id})"
+        add("Changes", "New", ch.new, detail=since)
+        add("Changes", "Resolved", ch.resolved, detail=since)
+        add("Changes", "Persisting", ch.persisting, detail=since)
+    for i, sentence in enumerate(model.insights, 1):
+        add("Insights", f"Insight {i}", detail=sentence)
+    return rows
+
+
+def utc_naive(ts) -> datetime:
+    """A model timestamp as a tz-naive UTC datetime (for Excel cells and properties)."""
+    ts = pd.Timestamp(ts)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.tz_localize(None).as_unit("us").to_pydatetime()

@@ -1,0 +1,136 @@
+"""CSV exports: one file per workbook table, same headers, neutralised text, ISO dates, determinism.
+
+Uses the hand-built model of test_excel.py. The golden copy of every CSV is
+tests/golden/workbook/csv-exports.txt; regenerate it with ``make golden``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from reportgen.render import excel, tables
+from reportgen.render.csv_export import csv_value, neutralise, write_csv_exports
+from tests.test_excel import GOLDEN_DIR, GOLDEN_HEADER, HOSTILE, UPDATE_GOLDEN, _finding, findings_frame, small_model
+
+FILES = ["summary.csv", "controls.csv", "owners.csv", "control_owner.csv", "findings.csv", "clusters.csv",
+         "exemptions.csv", "changes.csv", "changes_by_owner.csv", "history.csv", "datasets.csv"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = small_model()
+    data = tmp_path_factory.mktemp("pack") / "data"
+    return model, write_csv_exports(model, data)
+
+
+def read(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def by_name(paths: list[Path]) -> dict[str, list[dict[str, str]]]:
+    out = {}
+    for p in paths:
+        header, *rows = read(p)
+        out[p.name] = [dict(zip(header, r)) for r in rows]
+    return out
+
+
+def test_one_csv_per_workbook_table_with_the_workbook_headers(exported, tmp_path):
+    model, paths = exported
+    assert [p.name for p in paths] == FILES
+    assert all(p.parent.name == "data" for p in paths)
+    xlsx = tmp_path / "wb.xlsx"
+    excel.write_workbook(model, xlsx)
+    wb = openpyxl.load_workbook(xlsx)
+    for spec, path in zip(tables.table_specs(model), paths):
+        header, *rows = read(path)
+        assert header == list(spec.headers) == [c.value for c in wb[spec.sheet][1]], spec.csv
+        assert len(rows) == len(spec), spec.csv
+
+
+def test_findings_csv_holds_every_row_in_one_file_whatever_the_sheet_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(excel, "SHEET_ROW_LIMIT", 2)
+    model = small_model()
+    paths = write_csv_exports(model, tmp_path / "data")
+    rows = by_name(paths)["findings.csv"]
+    assert [r["CVE"] for r in rows] == list(model.tables.findings["cveId"])
+    assert not (tmp_path / "data" / "findings (2).csv").exists()
+
+
+def test_text_that_looks_like_a_formula_is_neutralised_but_numbers_stay_numbers(exported):
+    _, paths = exported
+    rows = by_name(paths)
+    findings = rows["findings.csv"]
+    assert findings[0]["Title"] == "'+cmd"
+    assert findings[2]["Owner"] == "'" + HOSTILE[0] and findings[2]["Image tags"] == "'@SUM(A1)"
+    assert findings[2]["Workloads"] == "'-2+3"
+    assert findings[4]["Title"] == "'=1+1"
+    assert rows["owners.csv"][1]["Owner"] == "'" + HOSTILE[0]
+    assert rows["exemptions.csv"][0]["Reason"] == "'@accepted"
+    assert rows["exemptions.csv"][0]["Days to expiry"] == "-30"          # a negative number, untouched
+    assert rows["controls.csv"][0]["Change (points)"] == "-33.33"
+    assert rows["summary.csv"][-1]["Detail"] == "'+1 owner holds all overdue critical findings."
+    for path in paths:
+        for row in read(path):
+            for cell in row:
+                assert not cell.lstrip(" ").startswith(("=", "+", "@", "\t", "\r")), (path.name, cell)
+                if cell.startswith("-"):
+                    float(cell)                                              # only numbers may start with -
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("  =1", "'  =1"), ("a=b", "a=b"), ("", ""), ("CVE-1", "CVE-1"),
+])
+def test_neutralise(text, expected):
+    assert neutralise(text) == expected
+
+
+def test_values_are_iso_dates_plain_numbers_and_lowercase_booleans(exported):
+    _, paths = exported
+    f = by_name(paths)["findings.csv"]
+    assert f[0]["First seen (UTC)"] == "2026-08-01T06:00:00Z" and f[0]["Published"] == "2024-01-15"
+    assert f[0]["CVSS"] == "9.8" and f[0]["Age (days)"] == "91" and f[0]["Overdue"] == "true"
+    assert f[2]["CVSS"] == "" and f[2]["Days overdue"] == "" and f[2]["Published"] == ""
+    assert f[2]["Title"] == "line one\nline\x07two"       # CSV keeps the text as received
+    assert by_name(paths)["controls.csv"][0]["Compliance %"] == "66.67"   # percent points, as in summary.json
+    assert by_name(paths)["exemptions.csv"][2]["Expires (UTC)"] == ""
+    assert by_name(paths)["history.csv"][1]["As of (UTC)"] == "2026-10-31T06:00:00Z"
+    assert csv_value(-5, "int") == "-5" and csv_value(-0.5, "float") == "-0.5" and csv_value(None, "text") == ""
+
+
+def test_empty_tables_have_a_header_row_only(tmp_path):
+    model = small_model(findings=findings_frame([]))
+    model = replace(model, changes=None, tables=replace(model.tables, changes=model.tables.changes.iloc[0:0]))
+    rows = {p.name: read(p) for p in write_csv_exports(model, tmp_path / "data")}
+    assert len(rows["findings.csv"]) == 1 and len(rows["changes.csv"]) == 1
+
+
+def test_exports_are_deterministic(tmp_path):
+    model = small_model(findings=findings_frame([_finding(), _finding(cveId="CVE-2")]))
+    digests = []
+    for name in ("a", "b"):
+        paths = write_csv_exports(model, tmp_path / name / "data")
+        digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in paths])
+    assert digests[0] == digests[1]
+
+
+def test_csv_golden(exported):
+    _, paths = exported
+    golden = GOLDEN_DIR / "csv-exports.txt"
+    parts = [f"# {GOLDEN_HEADER}", "# data/*.csv written from tests/test_excel.py::small_model"]
+    for p in paths:
+        parts += [f"== data/{p.name}", p.read_text(encoding="utf-8").rstrip("\n")]
+    actual = "\n".join(parts) + "\n"
+    if UPDATE_GOLDEN:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    assert golden.is_file(), "golden file missing: run `make golden`"
+    assert actual == golden.read_text(encoding="utf-8"), "CSV content changed: review, then `make golden`"

@@ -1,0 +1,468 @@
+"""The Excel workbook: sheets, tables, types, splitting, formula safety, determinism, golden content.
+
+Most checks run on ``small_model()``, a ReportModel built by hand (no aggregation), so a
+failure here points at the writer. One check renders a model aggregated from a snapshot.
+The golden dump lives in tests/golden/workbook/; regenerate it with ``make golden``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import zipfile
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from reportgen.aggregate.model import (
+    CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, EXEMPTION_COLUMNS, FINDING_COLUMNS, Changes, ControlDef,
+    ControlResult, Coverage, DatasetStatus, DefenderCrossCheck, FindingsSummary, HistoryPoint, OwnerResult,
+    ReportMeta, ReportModel, ReportTables, SlaRow,
+)
+from reportgen.render import excel, tables
+
+GOLDEN_DIR = Path(__file__).parent / "golden" / "workbook"
+UPDATE_GOLDEN = os.environ.get("REPORTGEN_UPDATE_GOLDEN") == "1"
+GOLDEN_HEADER = "generated, do not edit — regenerate with `make golden`"
+
+AS_OF = pd.Timestamp("2026-10-31T06:00:00Z")
+SUB = "00000000-0000-0000-0000-0000000000aa"
+POLICY = "/providers/Microsoft.Authorization/policyDefinitions/17f4b1cc-c55c-4d94-b1f9-2978f6ac2957"
+HOSTILE = ('=HYPERLINK("http://x","y")', "+cmd", "@SUM(A1)", "-2+3", "#N/A", "=1+1")
+
+
+def cid(name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/rg-app/providers/Microsoft.ContainerService/managedClusters/{name}"
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def _finding(**over) -> dict:
+    row = {
+        "state": "Open", "severity": "High", "cveId": "CVE-2024-0001", "title": "openssl flaw", "cvssScore": 7.5,
+        "exploitable": False, "fixStatus": "FixAvailable", "fixable": True, "packageName": "openssl",
+        "packageVersion": "3.0.1", "fixedVersion": "3.0.2", "registryHost": "contoso.azurecr.io",
+        "repositoryName": "app/api", "imageDigest": "sha256:aaa", "imageTags": "1.0, latest", "clusterName": "aks-a",
+        "resourceId": cid("aks-a"), "subscriptionId": SUB, "resourceGroup": "rg-app", "owner": "team-a",
+        "ownerSource": "tag:resource", "firstSeen": utc("2026-08-01T06:00:00"), "dueDate": utc("2026-08-31T06:00:00"),
+        "ageDays": 91, "overdue": True, "daysOverdue": 61, "exemption": "", "workloads": "ns/Deployment/api:api",
+        "publishedDate": utc("2024-01-15T00:00:00"), "statusCode": "Unhealthy", "statusCause": "",
+    }
+    row.update(over)
+    return row
+
+
+def findings_frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+    for col in ("firstSeen", "dueDate", "publishedDate"):
+        df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[us, UTC]")
+    df["ageDays"] = df["ageDays"].astype("int64")
+    df["daysOverdue"] = df["daysOverdue"].astype("Int64")
+    df["overdue"] = df["overdue"].astype(bool)
+    return df
+
+
+def small_model(findings: pd.DataFrame | None = None) -> ReportModel:
+    """Two controls, three owners, five findings (one of each state and hostile text), history of two months."""
+    ds6 = ControlDef("DS-6", "Enforce security of workload throughout DevOps lifecycle", "Workloads are secure.",
+                     "Policy states of group DS-6.", "Azure_Security_Benchmark_v3.0_DS-6", "DS.6",
+                     "Microsoft-cloud-security-benchmark")
+    pv6 = ControlDef("PV-6", "Rapidly and automatically remediate vulnerabilities", "Fix fast.",
+                     "Policy states of group PV-6 and SLA.", "Azure_Security_Benchmark_v3.0_PV-6", "PV.6",
+                     "Microsoft-cloud-security-benchmark", remediation_timeliness=True)
+    controls = (
+        ControlResult(ds6, "Failed", 3, 1, 1, 1, 0, 0, 66.67, 100.0, DefenderCrossCheck("Failed", 1, 2, 1, 0)),
+        ControlResult(pv6, "Failed", 3, 1, 1, 1, 0, 0, 66.67, None, DefenderCrossCheck("No data", 0, 0, 0, 0)),
+    )
+    def sev(c=0, h=0, m=0, lo=0, u=0) -> dict[str, int]:
+        return {"Critical": c, "High": h, "Medium": m, "Low": lo, "Unknown": u}
+    owners = (
+        OwnerResult("team-a", "tag:resource", 1, 1, 2, sev(c=1, h=1), 2, 1),
+        OwnerResult(HOSTILE[0], "governance", 1, 0, 1, sev(m=1), 0, 0),
+        OwnerResult("Unassigned", "fallback", 1, 0, 0, sev(), 0, 0),
+    )
+    if findings is None:
+        findings = findings_frame([
+            _finding(severity="Critical", cveId="CVE-2024-9999", cvssScore=9.8, exploitable=True, title=HOSTILE[1]),
+            _finding(),
+            _finding(severity="Medium", cveId="CVE-2023-1111", owner=HOSTILE[0], ownerSource="governance",
+                     clusterName="aks-b", resourceId=cid("aks-b"), overdue=False, daysOverdue=None, ageDays=3,
+                     dueDate=utc("2026-12-01T00:00:00"), imageTags=HOSTILE[2], workloads=HOSTILE[3],
+                     cvssScore=float("nan"), publishedDate=None, title="line one\nline\x07two"),
+            _finding(state="Exempt", severity="Low", cveId="CVE-2022-2222", overdue=False, daysOverdue=None,
+                     exemption="Local exception RA-1: accepted", fixStatus="NotAvailable", fixable=False,
+                     fixedVersion="", statusCode=HOSTILE[4]),
+            _finding(state="Healthy", severity="Unknown", cveId="CVE-2021-3333", overdue=False, daysOverdue=None,
+                     statusCode="Healthy", title=HOSTILE[5]),
+        ])
+    clusters = pd.DataFrame([
+        {"name": "aks-a", "id": cid("aks-a"), "subscriptionId": SUB, "resourceGroup": "rg-app",
+         "location": "westeurope", "owner": "team-a", "ownerSource": "tag:resource", "assessed": True,
+         "assessmentStatus": "Unhealthy", "policyState": "NonCompliant", "exempted": False, "openFindings": 2,
+         "critical": 1, "high": 1, "medium": 0, "low": 0, "unknown": 0, "overdue": 2},
+        {"name": "aks-b", "id": cid("aks-b"), "subscriptionId": SUB, "resourceGroup": "rg-app",
+         "location": "westeurope", "owner": HOSTILE[0], "ownerSource": "governance", "assessed": True,
+         "assessmentStatus": "Unhealthy", "policyState": "Compliant", "exempted": True, "openFindings": 1,
+         "critical": 0, "high": 0, "medium": 1, "low": 0, "unknown": 0, "overdue": 0},
+        {"name": "aks-c", "id": cid("aks-c"), "subscriptionId": SUB, "resourceGroup": "rg-app",
+         "location": "northeurope", "owner": "Unassigned", "ownerSource": "fallback", "assessed": False,
+         "assessmentStatus": "Not assessed", "policyState": "Exempt", "exempted": False, "openFindings": 0,
+         "critical": 0, "high": 0, "medium": 0, "low": 0, "unknown": 0, "overdue": 0},
+    ], columns=list(CLUSTER_COLUMNS))
+    exemptions = pd.DataFrame([
+        {"kind": "Policy exemption", "name": "ex-old", "category": "Waiver", "scope": cid("aks-b"),
+         "displayName": "old waiver", "reason": "@accepted", "approver": "", "ticket": "",
+         "expiresOn": utc("2026-10-01T00:00:00"), "status": "Expired", "daysToExpiry": -30, "matchedFindings": 1},
+        {"kind": "Local exception", "name": "RA-1", "category": "Risk acceptance", "scope": "cve=CVE-2022-2222",
+         "displayName": "RA-1", "reason": "accepted", "approver": "ciso@contoso.com", "ticket": "SEC-1",
+         "expiresOn": utc("2026-11-15T00:00:00"), "status": "Expiring", "daysToExpiry": 15, "matchedFindings": 1},
+        {"kind": "Policy exemption", "name": "ex-forever", "category": "Mitigated", "scope": f"/subscriptions/{SUB}",
+         "displayName": "forever", "reason": "", "approver": "", "ticket": "", "expiresOn": pd.NaT,
+         "status": "Active", "daysToExpiry": None, "matchedFindings": 0},
+    ], columns=list(EXEMPTION_COLUMNS))
+    exemptions["expiresOn"] = pd.to_datetime(exemptions["expiresOn"], utc=True)
+    control_owner = pd.DataFrame([
+        {"control": "DS-6", "owner": "team-a", "resources": 1, "compliant": 0, "nonCompliant": 1, "exempt": 0,
+         "conflict": 0, "compliancePct": 0.0, "openFindings": 2, "overdue": 2},
+        {"control": "DS-6", "owner": HOSTILE[0], "resources": 1, "compliant": 1, "nonCompliant": 0, "exempt": 0,
+         "conflict": 0, "compliancePct": 100.0, "openFindings": 1, "overdue": 0},
+        {"control": "PV-6", "owner": "team-a", "resources": 1, "compliant": 0, "nonCompliant": 1, "exempt": 0,
+         "conflict": 0, "compliancePct": 66.67, "openFindings": 2, "overdue": 2},
+    ], columns=list(CONTROL_OWNER_COLUMNS))
+    changes = pd.DataFrame([
+        {"change": "New", "severity": "Critical", "cveId": "CVE-2024-9999", "packageName": "openssl",
+         "repositoryName": "app/api", "imageDigest": "sha256:aaa", "clusterName": "aks-a", "resourceId": cid("aks-a"),
+         "owner": "team-a"},
+        {"change": "Resolved", "severity": "High", "cveId": "CVE-2020-0001", "packageName": "zlib",
+         "repositoryName": "app/web", "imageDigest": "sha256:bbb", "clusterName": "aks-b", "resourceId": cid("aks-b"),
+         "owner": HOSTILE[0]},
+    ], columns=list(CHANGE_COLUMNS))
+    changes_by_owner = pd.DataFrame([{"owner": "team-a", "new": 1, "resolved": 0, "persisting": 1},
+                                     {"owner": HOSTILE[0], "new": 0, "resolved": 1, "persisting": 1}])
+    meta = ReportMeta(
+        organization="Contoso Ltd", title="Container Image Vulnerability Evidence Pack", tool_version="0.1.0",
+        run_id="run-test", snapshot_fingerprint="ab" * 32, as_of=AS_OF, period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31), source="test", cloud="AzureCloud", tenant_id="tenant-1",
+        scope_subscriptions=(SUB,), scope_management_groups=(), sla_days={"Critical": 15, "High": 30, "Medium": 90,
+                                                                           "Low": 180},
+        owner_tag_keys=("owner",), owner_fallback="Unassigned",
+        policy_definition_ids=(POLICY,),
+        assessment_keys=("c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5",), pdf_detail_rows=200, findings_source="sample",
+    )
+    summary = FindingsSummary(open=3, exempt=1, by_severity=sev(c=1, h=1, m=1), fixable=3, exploitable=1, overdue=2,
+                              overdue_by_severity=sev(c=1, h=1), duplicates_dropped=0, median_age_days=91.0,
+                              median_time_to_fix_days=None)
+    return ReportModel(
+        meta=meta, controls=controls, owners=owners, findings=summary,
+        sla=(SlaRow("Critical", 15, 1, 0, 1), SlaRow("High", 30, 1, 0, 1), SlaRow("Medium", 90, 1, 1, 0),
+             SlaRow("Low", 180, 0, 0, 0), SlaRow("Unknown", None, 0, 0, 0)),
+        coverage=Coverage(3, 2, (cid("aks-c"),), 1, 1, ("northeurope", "westeurope")),
+        changes=Changes(utc("2026-09-30T06:00:00"), "run-prev", 1, 1, 2),
+        datasets=(
+            DatasetStatus("findings", "complete", 5, 1, "cd" * 32, "ef" * 32, (),
+                          "// dataset: findings\n=securityresources | take 5"),
+            DatasetStatus("finding_history", "skipped", 0, 0, "00" * 32, None, ("no workspace configured",), None),
+        ),
+        history=(
+            HistoryPoint("2026-09", utc("2026-09-30T06:00:00"), {"DS-6": 100.0, "PV-6": 100.0},
+                         sev(h=1, m=1), 0, None, None),
+            HistoryPoint("2026-10", AS_OF, {"DS-6": 66.67, "PV-6": 66.67}, sev(c=1, h=1, m=1), 2, 1, 1),
+        ),
+        insights=("DS-6 is at 66.67% compliance.", "+1 owner holds all overdue critical findings."),
+        tables=ReportTables(findings=findings, clusters=clusters, exemptions=exemptions, control_owner=control_owner,
+                            changes=changes, changes_by_owner=changes_by_owner),
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+SHEETS = ("README", "Summary", "Controls", "Owners", "Control x Owner", "Findings", "Clusters", "Exemptions",
+          "Changes", "Changes by owner", "History", "Queries")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[ReportModel, Path]:
+    model = small_model()
+    path = tmp_path_factory.mktemp("wb") / "evidence-pack.xlsx"
+    excel.write_workbook(model, path)
+    return model, path
+
+
+def data_rows(ws) -> list[tuple]:
+    return list(ws.iter_rows(min_row=2, values_only=True))
+
+
+def sheet_xml(path: Path) -> dict[str, str]:
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/worksheets/sheet")}
+
+
+def spec_of(model: ReportModel, sheet: str) -> tables.TableSpec:
+    return next(s for s in tables.table_specs(model) if s.sheet == sheet)
+
+
+# --- structure -------------------------------------------------------------------------------
+
+def test_every_sheet_is_present_with_a_table_a_frozen_header_and_the_spec_headers(written):
+    model, path = written
+    wb = openpyxl.load_workbook(path)
+    assert tuple(wb.sheetnames) == SHEETS
+    names = set()
+    for spec in tables.table_specs(model):
+        ws = wb[spec.sheet]
+        assert [c.value for c in ws[1]] == list(spec.headers)
+        assert ws.freeze_panes == "A2"
+        (table,) = ws.tables.values()
+        assert table.displayName == spec.table and table.displayName not in names
+        names.add(table.displayName)
+        last = openpyxl.utils.get_column_letter(len(spec.headers))
+        assert table.ref == f"A1:{last}{max(len(spec), 1) + 1}" == table.autoFilter.ref
+        assert [c.name for c in table.tableColumns] == list(spec.headers)
+        assert table.tableStyleInfo.name == excel.TABLE_STYLE
+        assert len(data_rows(ws)) == len(spec)
+        widths = [ws.column_dimensions[openpyxl.utils.get_column_letter(i)].width
+                  for i in range(1, len(spec.headers) + 1)]
+        assert all(excel.MIN_WIDTH <= w <= excel.MAX_WIDTH for w in widths)
+
+
+def test_package_parts_are_well_formed_and_cells_use_existing_styles(written):
+    from xml.etree import ElementTree
+    _, path = written
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist() if n.endswith((".xml", ".rels"))}
+    trees = {n: ElementTree.fromstring(data) for n, data in parts.items()}   # raises on malformed XML
+    xfs = len(trees["xl/styles.xml"].find(f"{ns}cellXfs"))
+    for name, tree in trees.items():
+        if name.startswith("xl/worksheets/sheet"):
+            rows = [int(r.get("r")) for r in tree.iter(f"{ns}row")]
+            assert rows == sorted(rows) and len(rows) == len(set(rows)), name
+            assert all(int(c.get("s", 0)) < xfs for c in tree.iter(f"{ns}c")), name
+
+
+def test_every_model_column_is_shown_in_excel_and_csv():
+    for table, (model_columns, spec_columns) in tables.MODEL_COLUMNS.items():
+        assert [c.key for c in spec_columns] == list(model_columns), table
+
+
+def test_findings_sheet_holds_every_model_row_in_model_order(written):
+    model, path = written
+    ws = openpyxl.load_workbook(path)["Findings"]
+    rows = data_rows(ws)
+    assert len(rows) == len(model.tables.findings) == 5
+    assert [r[2] for r in rows] == list(model.tables.findings["cveId"])
+
+
+def test_cells_are_real_dates_numbers_booleans_and_percentages(written):
+    model, path = written
+    wb = openpyxl.load_workbook(path)
+    f = wb["Findings"]
+    headers = [c.value for c in f[1]]
+    row = {h: c for h, c in zip(headers, f[2])}
+    assert row["First seen (UTC)"].value == datetime(2026, 8, 1, 6, 0)
+    assert row["First seen (UTC)"].is_date and row["First seen (UTC)"].number_format == "yyyy-mm-dd hh:mm"
+    assert row["Published"].value == datetime(2024, 1, 15) and row["Published"].number_format == "yyyy-mm-dd"
+    assert row["CVSS"].value == 9.8 and row["CVSS"].data_type == "n"
+    assert row["Age (days)"].value == 91 and row["Days overdue"].value == 61
+    assert row["Overdue"].value is True and row["Overdue"].data_type == "b"
+    missing = {h: c.value for h, c in zip(headers, f[4])}   # the Medium finding: no CVSS, not overdue
+    assert missing["CVSS"] is None and missing["Days overdue"] is None and missing["Published"] is None
+    c = wb["Controls"]
+    assert c["D2"].value == pytest.approx(0.6667) and c["D2"].number_format == "0.00%"
+    assert c["L2"].value == pytest.approx(-33.33)          # change in points, a negative number
+    assert wb["Exemptions"]["K2"].value == -30
+    assert wb["History"]["B3"].value == datetime(2026, 10, 31, 6, 0)
+    assert wb["README"]["B7"].value == datetime(2026, 10, 31, 6, 0)
+
+
+def test_hostile_text_is_stored_as_text_never_as_a_formula(tmp_path):
+    model = small_model()
+    path = tmp_path / "evil.xlsx"
+    excel.write_workbook(replace(model, meta=replace(model.meta, organization=HOSTILE[0], title=HOSTILE[2])), path)
+    wb = openpyxl.load_workbook(path)
+    seen = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+                if cell.value in HOSTILE:
+                    assert cell.data_type == "s", (ws.title, cell.coordinate)
+                    assert cell.quotePrefix, (ws.title, cell.coordinate)
+                    seen.setdefault(cell.value, []).append(ws.title)
+    assert set(seen) == set(HOSTILE)
+    assert {"Owners", "Findings", "Clusters", "Changes", "README"} <= {t for ts in seen.values() for t in ts}
+    for name, xml in sheet_xml(path).items():
+        assert not re.search(r"<f[ >/]", xml), name      # no formula element anywhere
+        assert 't="e"' not in xml and 't="str"' not in xml, name
+    # every hostile value sits in an inline-string cell
+    xml = sheet_xml(path)["xl/worksheets/sheet6.xml"]
+    assert '<t>=HYPERLINK("http://x","y")</t>' in xml and "<t>+cmd</t>" in xml and "<t>@SUM(A1)</t>" in xml
+
+
+def test_conditional_formatting_highlights_overdue_and_critical_rows(written):
+    _, path = written
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Findings"]
+    headers = [c.value for c in ws[1]]
+    overdue = openpyxl.utils.get_column_letter(headers.index("Overdue") + 1)
+    severity = openpyxl.utils.get_column_letter(headers.index("Severity") + 1)
+    rules = {(str(cf.sqref), r.formula[0], r.type) for cf in ws.conditional_formatting for r in cf.rules}
+    assert ("A2:AF6", f"${overdue}2=TRUE", "expression") in rules
+    assert ("A2:AF6", f'${severity}2="Critical"', "expression") in rules
+    for cf in ws.conditional_formatting:
+        for r in cf.rules:
+            assert r.dxf is not None and (r.dxf.fill is not None or r.dxf.font is not None)
+    assert any(True for _ in wb["Changes"].conditional_formatting)
+    assert any(True for _ in wb["Exemptions"].conditional_formatting)
+
+
+def test_empty_tables_are_valid_tables_with_one_empty_row(tmp_path):
+    model = small_model(findings=findings_frame([]))
+    empty = replace(model, changes=None, tables=replace(
+        model.tables, changes=model.tables.changes.iloc[0:0], changes_by_owner=model.tables.changes_by_owner.iloc[0:0]))
+    path = tmp_path / "empty.xlsx"
+    excel.write_workbook(empty, path)
+    wb = openpyxl.load_workbook(path)
+    for sheet, last in (("Findings", "AF"), ("Changes", "I"), ("Changes by owner", "D")):
+        ws = wb[sheet]
+        (table,) = ws.tables.values()
+        assert table.ref == f"A1:{last}2"
+        assert data_rows(ws) == [] and not list(ws.conditional_formatting)
+
+
+def test_findings_continue_on_numbered_sheets_past_the_row_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(excel, "SHEET_ROW_LIMIT", 3)    # header + 2 rows per sheet
+    model = small_model()
+    path = tmp_path / "split.xlsx"
+    excel.write_workbook(model, path)
+    wb = openpyxl.load_workbook(path)
+    parts = [n for n in wb.sheetnames if n.startswith("Findings")]
+    assert parts == ["Findings", "Findings (2)", "Findings (3)"]
+    rows = [r for n in parts for r in data_rows(wb[n])]
+    assert [r[2] for r in rows] == list(model.tables.findings["cveId"])
+    assert [len(data_rows(wb[n])) for n in parts] == [2, 2, 1]
+    assert [next(iter(wb[n].tables.values())).displayName for n in parts] == ["Findings", "Findings2", "Findings3"]
+    assert next(iter(wb["Findings (3)"].tables.values())).ref == "A1:AF2"
+    for n in parts:
+        assert [c.value for c in wb[n][1]] == list(spec_of(model, "Findings").headers)
+        assert wb[n].freeze_panes == "A2"
+    all_tables = [t.displayName for ws in wb.worksheets for t in ws.tables.values()]
+    assert len(all_tables) == len(set(all_tables))
+    readme = [r[0] for r in wb["README"].iter_rows(values_only=True)]
+    assert "Findings (2)" in readme and "Findings (3)" in readme
+
+
+def test_long_text_is_truncated_to_the_cell_limit_and_control_characters_replaced(tmp_path):
+    long_title = "A" * 40_000
+    model = small_model(findings=findings_frame([_finding(title=long_title, fixStatus="bad\x00char")]))
+    path = tmp_path / "long.xlsx"
+    excel.write_workbook(model, path)
+    row = openpyxl.load_workbook(path)["Findings"][2]
+    assert len(row[3].value) == excel.CELL_TEXT_LIMIT
+    assert row[3].value.endswith("the full text is in data/findings.csv]")
+    assert row[6].value == "bad\ufffdchar"
+
+
+def test_readme_states_provenance_sheets_and_rules(written):
+    model, path = written
+    rows = {r[0]: r[1] for r in openpyxl.load_workbook(path)["README"].iter_rows(values_only=True) if r[0]}
+    assert rows["As of (UTC)"] == datetime(2026, 10, 31, 6, 0)
+    assert model.meta.snapshot_fingerprint in rows["Snapshot fingerprint"]
+    assert rows["Tool"] == "reportgen 0.1.0" and rows["Snapshot run id"] == "run-test"
+    assert rows["Report period"] == "2026-10-01 to 2026-10-31"
+    for sheet in SHEETS:
+        assert sheet in rows, sheet
+    assert "100 x (compliant + exempt)" in rows["Compliance formula"]
+    assert "NonCompliant 300 > Compliant 200 > Conflict 100 > Exempt 50" in rows["Roll-up weights"]
+    assert rows["SLA Critical"] == "15 days" and rows["SLA Unknown"] == "no SLA"
+    assert "governance" in rows["Owner source"] and "fallback" in rows["Owner source"]
+    for key in ("Open finding", "Exempt finding", "First seen", "Due date", "Overdue", "Coverage", "Changes"):
+        assert rows[key], key
+
+
+def test_same_model_gives_a_byte_identical_file_with_as_of_stamps(tmp_path, written):
+    model, first = written
+    second = tmp_path / "again.xlsx"
+    excel.write_workbook(small_model(), second)
+    assert hashlib.sha256(first.read_bytes()).hexdigest() == hashlib.sha256(second.read_bytes()).hexdigest()
+    with zipfile.ZipFile(second) as z:
+        assert {i.date_time for i in z.infolist()} == {(2026, 10, 31, 6, 0, 0)}
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}
+    props = openpyxl.load_workbook(second).properties
+    assert props.created == props.modified == datetime(2026, 10, 31, 6, 0)
+    assert props.creator == "reportgen 0.1.0"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.xlsx"]   # no partial files left behind
+
+
+def test_a_model_aggregated_from_a_snapshot_renders_every_finding(tmp_path):
+    from reportgen import pipeline
+    from reportgen.config import RunConfig
+    from tests import builders as b
+    a, c = b.cluster_id("a"), b.cluster_id("c")
+    snap = b.write(tmp_path / "snap", clusters=[b.cluster("a", {"owner": "=cmd|' /C calc'!A0"}), b.cluster("c")],
+                   policy_states=[b.policy_state(a, "NonCompliant"), b.policy_state(c, "Compliant")],
+                   assessments=[b.assessment(a)],
+                   findings=[b.finding(a, "CVE-1", "Critical"), b.finding(a, "CVE-2", "Low", title=HOSTILE[0]),
+                             b.finding(a, "CVE-3", "High", status="Healthy")])
+    model = pipeline.build(snap, RunConfig())
+    path = tmp_path / "pack.xlsx"
+    excel.write_workbook(model, path)
+    wb = openpyxl.load_workbook(path)
+    assert len(data_rows(wb["Findings"])) == len(model.tables.findings) == 3
+    assert len(data_rows(wb["Clusters"])) == len(model.tables.clusters)
+    controls = {r[0]: r for r in data_rows(wb["Controls"])}
+    for c in model.controls:
+        assert controls[c.id][3] == pytest.approx(c.compliance_pct / 100)
+    owners = [r[0] for r in data_rows(wb["Owners"])]
+    assert owners == [o.owner for o in model.owners]
+    for xml in sheet_xml(path).values():
+        assert not re.search(r"<f[ >/]", xml)
+
+
+# --- golden ----------------------------------------------------------------------------------
+
+def _cell_json(cell) -> object:
+    v = cell.value
+    if isinstance(v, datetime):
+        return {"date": v.isoformat(), "format": cell.number_format}
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and cell.number_format != "General":
+        return {"number": v, "format": cell.number_format}
+    return v
+
+
+def workbook_dump(path: Path) -> str:
+    """Every sheet's cells and table structure as text, for review in a diff."""
+    wb = openpyxl.load_workbook(path)
+    out = [f"# {GOLDEN_HEADER}", "# content of the workbook written from tests/test_excel.py::small_model"]
+    for ws in wb.worksheets:
+        out.append(f"== {ws.title}")
+        for t in ws.tables.values():
+            out.append(f"table {t.displayName} {t.ref} {t.tableStyleInfo.name}")
+        if ws.freeze_panes:
+            out.append(f"freeze {ws.freeze_panes}")
+        for cf in ws.conditional_formatting:
+            out += [f"highlight {cf.sqref} {r.formula[0]}" for r in cf.rules]
+        letters = sorted(ws.column_dimensions, key=lambda k: (len(k), k))
+        out.append("widths " + json.dumps({k: ws.column_dimensions[k].width for k in letters}))
+        for i, row in enumerate(ws.iter_rows(), 1):
+            out.append(f"{i}: " + json.dumps([_cell_json(c) for c in row], ensure_ascii=False))
+    return "\n".join(out) + "\n"
+
+
+def test_workbook_golden(written):
+    _, path = written
+    golden = GOLDEN_DIR / "evidence-pack.xlsx.txt"
+    actual = workbook_dump(path)
+    if UPDATE_GOLDEN:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    assert golden.is_file(), "golden file missing: run `make golden`"
+    assert actual == golden.read_text(encoding="utf-8"), "workbook content changed: review, then `make golden`"
