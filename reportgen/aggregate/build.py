@@ -16,7 +16,7 @@ from reportgen import __version__
 from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, parse_json, pct, severity_counts, text
 from reportgen.aggregate.exceptions import LocalException, load_exceptions, match_mask
-from reportgen.aggregate.findings import (SnapshotFacts, history_sightings, merge_first_seen, sightings,
+from reportgen.aggregate.findings import (SnapshotFacts, record_history_sightings, record_sightings,
                                           snapshot_facts, timeline)
 from reportgen.aggregate.model import (
     CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, EXEMPTION_COLUMNS, FINDING_COLUMNS, SEVERITY_ORDER,
@@ -40,17 +40,17 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     sla = {k.lower(): int(v) for k, v in config.sla_days.items()}
 
     # Walk the months oldest first, carrying each finding's first sighting forward.
-    seen = pd.Series(dtype="datetime64[us, UTC]")
+    seen: dict[str, pd.Timestamp] = {}
     points: list[HistoryPoint] = []
     timelines: list[tuple[SnapshotFacts, pd.DataFrame]] = []
     for snap in [*earlier, snapshot]:
         facts = snapshot_facts(snap, config, controls, exceptions, mapping)
         if snap is snapshot:
-            seen = merge_first_seen(seen, history_sightings(snap.frames["finding_history"]))
+            record_history_sightings(seen, snap.frames["finding_history"])
         tl = timeline(facts, seen, sla)
         points.append(_history_point(facts, tl, controls, timelines[-1][1] if timelines else None))
         timelines.append((facts, tl))
-        seen = merge_first_seen(seen, sightings(facts))
+        record_sightings(seen, facts)
     facts, findings = timelines[-1]
     previous = timelines[-2] if len(timelines) > 1 else None
 

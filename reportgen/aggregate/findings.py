@@ -92,33 +92,34 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
                          exception_matches=matches)
 
 
-def sightings(facts: SnapshotFacts) -> pd.Series:
-    """key -> as-of time, for every distinct finding row in a snapshot (any state)."""
-    return pd.Series(facts.as_of, index=pd.Index(facts.findings["key"].unique()))
+def record_sightings(seen: dict, facts: SnapshotFacts) -> None:
+    """Remember the as-of time of every distinct finding (any state) not seen before.
+
+    Snapshots are fed oldest first, so the first time a key is recorded is its first sighting.
+    """
+    as_of = facts.as_of
+    for key in facts.findings["key"]:
+        if key not in seen:
+            seen[key] = as_of
 
 
-def history_sightings(finding_history: pd.DataFrame) -> pd.Series:
-    """key -> earliest TimeGenerated in continuous-export finding history."""
+def record_history_sightings(seen: dict, finding_history: pd.DataFrame) -> None:
+    """Lower first sightings with the earliest TimeGenerated in continuous-export finding history."""
     if finding_history.empty:
-        return pd.Series(dtype="datetime64[us, UTC]")
+        return
     keys = finding_keys(lower_id(finding_history["AssessedResourceId"]), finding_history["imageDigest"],
                         finding_history["VulnerabilityId"], finding_history["packageName"])
-    return finding_history["TimeGenerated"].groupby(keys.to_numpy()).min()
+    earliest = finding_history["TimeGenerated"].groupby(keys.to_numpy()).min()
+    for key, ts in earliest.items():
+        if key not in seen or ts < seen[key]:
+            seen[key] = ts
 
 
-def merge_first_seen(seen: pd.Series, more: pd.Series) -> pd.Series:
-    if seen.empty:
-        return more.groupby(level=0).min() if len(more) else more
-    if more.empty:
-        return seen
-    return pd.concat([seen, more]).groupby(level=0).min()
-
-
-def timeline(facts: SnapshotFacts, first_seen_index: pd.Series, sla_days: dict[str, int]) -> pd.DataFrame:
+def timeline(facts: SnapshotFacts, first_seen_index: dict, sla_days: dict[str, int]) -> pd.DataFrame:
     """Add firstSeen, dueDate, ageDays, overdue, daysOverdue to a snapshot's distinct findings."""
     df = facts.findings
     as_of = facts.as_of
-    first = pd.Series(first_seen_index.reindex(df["key"]).to_numpy(), index=df.index, dtype="datetime64[us, UTC]")
+    first = pd.to_datetime(df["key"].map(first_seen_index), utc=True).astype("datetime64[us, UTC]")
     first = first.fillna(as_of).clip(upper=as_of).astype("datetime64[us, UTC]")
     days = df["sev"].str.lower().map(sla_days)
     sla_due = first + pd.to_timedelta(days, unit="D")
