@@ -61,8 +61,9 @@ def demo(out: Path) -> None:
     from reportgen import pipeline
     result = pipeline.demo(out)
     click.echo(f"Evidence pack written to {result.pack_dir}")
-    for name in result.files:
-        click.echo(f"  {result.pack_dir / name}")
+    for name in ("evidence-pack.pdf", "evidence-pack.xlsx", "summary.json", "manifest.json"):
+        if name in result.files:
+            click.echo(f"  {result.pack_dir / name}")
 
 
 @cli.command()
