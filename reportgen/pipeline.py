@@ -23,7 +23,7 @@ from reportgen.progress import QUIET, Progress
 from reportgen.snapshot import list_history, read_snapshot, utc_iso
 
 HISTORY_DATASETS = ("clusters", "resource_containers", "policy_states", "assessments", "findings",
-                    "governance_assignments")
+                    "governance_assignments", "finding_history")
 DEMO_MONTHS = 6
 
 

@@ -45,7 +45,7 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     timelines: list[tuple[SnapshotFacts, pd.DataFrame]] = []
     for snap in [*earlier, snapshot]:
         facts = snapshot_facts(snap, config, controls, exceptions, mapping)
-        if snap is snapshot:
+        if "finding_history" in snap.frames:
             record_history_sightings(seen, snap.frames["finding_history"])
         tl = timeline(facts, seen, sla)
         points.append(_history_point(facts, tl, controls, timelines[-1][1] if timelines else None))
