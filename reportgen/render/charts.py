@@ -1,0 +1,373 @@
+"""Executive charts: pure functions of the report model, drawn with matplotlib.
+
+Each chart function takes the model and returns a ``Figure`` built without pyplot (no
+global figure registry), inside ``style()``, which restores matplotlib's settings when it
+ends. ``write_charts`` saves every chart as SVG (embedded in the PDF: vector, text drawn
+as paths in the shipped Inter font) and PNG (for people and spreadsheets) into
+``charts/``. Files carry no timestamp or tool banner, and SVG ids come from a fixed salt,
+so the same model always gives byte-identical files.
+
+Severity colours darken monotonically from Unknown to Critical, so they stay apart when
+printed in greyscale; every bar also carries its number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import matplotlib
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
+from reportgen.assets import asset_dir
+
+# Relative luminance falls steadily from Unknown to Critical (L* about 90, 79, 72, 53, 26).
+SEVERITY_COLORS = {
+    "Critical": "#7A1414",
+    "High": "#D4561C",
+    "Medium": "#E9A23B",
+    "Low": "#B4C6D8",
+    "Unknown": "#E4E4E4",
+}
+INK = "#1B2733"
+MUTED = "#5B6875"
+GRID = "#DCE1E6"
+NAVY = "#1F3A5F"
+TEAL = "#2A8C82"
+CONTROL_STYLES = (  # colour, line style, marker: distinct in colour and in greyscale
+    (NAVY, "-", "o"),
+    (TEAL, "--", "s"),
+    ("#8A5A00", ":", "^"),
+    ("#6B4C9A", "-.", "D"),
+)
+NEW_COLOR = "#B5441B"
+RESOLVED_COLOR = "#9CC9B4"
+OVERDUE_COLOR = SEVERITY_COLORS["Critical"]
+WITHIN_COLOR = "#B4C6D8"
+
+FONT_FAMILY = "Inter"
+DPI_PNG = 200
+WIDE = (6.6, 2.55)   # inches: full text width of the A4 page
+HALF = (3.2, 2.45)   # inches: half the text width
+TOP_OWNERS = 12
+
+# Age buckets (days since first seen) follow the default SLA steps.
+AGE_BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("0\u201315", 0, 15), ("16\u201330", 15, 30), ("31\u201390", 30, 90), ("91\u2013180", 90, 180),
+    ("181\u2013365", 180, 365), (">365", 365, float("inf")),
+)
+
+STYLE = {
+    "font.family": FONT_FAMILY,
+    "font.size": 7.5,
+    "axes.titlesize": 8,
+    "axes.labelsize": 7.5,
+    "axes.labelcolor": MUTED,
+    "axes.edgecolor": "#9AA5B1",
+    "axes.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "axes.axisbelow": True,
+    "grid.color": GRID,
+    "grid.linewidth": 0.6,
+    "xtick.color": MUTED,
+    "ytick.color": MUTED,
+    "xtick.labelcolor": INK,
+    "ytick.labelcolor": INK,
+    "xtick.major.size": 2.5,
+    "ytick.major.size": 0,
+    "xtick.major.width": 0.6,
+    "legend.frameon": False,
+    "legend.fontsize": 7,
+    "legend.handlelength": 1.4,
+    "legend.handleheight": 0.9,
+    "legend.columnspacing": 1.2,
+    "text.color": INK,
+    "hatch.linewidth": 0.6,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "reportgen",
+    "savefig.facecolor": "white",
+    "pdf.compression": 6,
+    "path.simplify": True,
+}
+SVG_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+PNG_METADATA = {"Software": None}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart written to the pack: where it is, and what it says for people who can't see it."""
+
+    name: str
+    title: str
+    alt: str
+    svg: Path
+    png: Path
+    wide: bool
+
+
+@functools.lru_cache(maxsize=1)
+def _register_fonts() -> None:
+    # Additive and idempotent: the shipped Inter files join matplotlib's font list, so
+    # charts use the same font as the PDF whatever the machine has installed.
+    for path in sorted((asset_dir("templates") / "fonts").glob("Inter-*.otf")):
+        font_manager.fontManager.addfont(str(path))
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """matplotlib settings for the report's charts, restored afterwards."""
+    _register_fonts()
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def _figure(size: tuple[float, float]) -> Figure:
+    return Figure(figsize=size, dpi=100, layout="constrained")
+
+
+def _empty(fig: Figure, message: str) -> Figure:
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", color=MUTED, fontsize=8, transform=ax.transAxes)
+    return fig
+
+
+def _legend_above(ax, ncols: int, handles=None) -> None:
+    """Legends sit above the plot, left-aligned, where they never cover data."""
+    kwargs = {"handles": handles} if handles else {}
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=ncols, borderaxespad=0.3,
+              handlelength=1.1, handletextpad=0.4, columnspacing=1.0, **kwargs)
+
+
+def _compact(value: float) -> str:
+    """Bar labels that fit over a narrow bar: 987, 1.2k, 12k, 1.5M."""
+    value = int(value)
+    if abs(value) < 1000:
+        return f"{value:,}"
+    if abs(value) < 10_000:
+        return f"{value / 1000:.1f}k"
+    if abs(value) < 1_000_000:
+        return f"{value / 1000:.0f}k"
+    return f"{value / 1_000_000:.1f}M"
+
+
+COUNT_FORMAT = FuncFormatter(lambda value, _pos: _compact(value))
+
+
+def _bar_labels(ax, containers, fontsize: float = 6.5) -> None:
+    for container in containers:
+        ax.bar_label(container, labels=[_compact(v) if v else "" for v in container.datavalues],
+                     padding=1.5, fontsize=fontsize, color=INK)
+
+
+def _month_labels(points) -> list[str]:
+    """'Apr' under each point, with the year under the first month and every January."""
+    labels = []
+    for i, p in enumerate(points):
+        month = pd.Timestamp(p.as_of)
+        labels.append(f"{month:%b}\n{month:%Y}" if i == 0 or month.month == 1 else f"{month:%b}")
+    return labels
+
+
+def _sev_present(counts: Sequence[dict]) -> list[str]:
+    """Severities to show: the four named ones always, Unknown only when it has findings."""
+    return [s for s in SEVERITY_ORDER if s != "Unknown" or any(c.get(s, 0) for c in counts)]
+
+
+# ---------------------------------------------------------------- the charts
+
+
+def compliance_trend(model: ReportModel) -> Figure:
+    """Compliance % per control, one point per month of history (current month last)."""
+    fig = _figure(HALF)
+    points = model.history
+    if not points:
+        return _empty(fig, "No compliance history")
+    ax = fig.add_subplot()
+    labels = _month_labels(points)
+    x = range(len(points))
+    for i, control in enumerate(model.controls):
+        color, line, marker = CONTROL_STYLES[i % len(CONTROL_STYLES)]
+        values = [p.compliance_pct.get(control.id) for p in points]
+        ax.plot(x, values, color=color, linestyle=line, marker=marker, markersize=3.5, linewidth=1.4,
+                label=control.id, zorder=3 + i)
+    last = [p.compliance_pct.get(c.id) for c in model.controls for p in points[-1:]]
+    label = " / ".join(f"{v:.1f}%" for v in dict.fromkeys(v for v in last if v is not None))
+    if label:
+        ax.annotate(label, xy=(len(points) - 1, last[0]), xytext=(0, 7), textcoords="offset points",
+                    ha="right" if len(points) > 1 else "center", fontsize=6.5, color=INK)
+    ax.set_ylim(0, 105)
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_yticks([0, 25, 50, 75, 100])
+    ax.grid(axis="y")
+    ax.set_xticks(list(x), labels)
+    ax.set_xlim(-0.4, len(points) - 0.6)
+    _legend_above(ax, ncols=len(model.controls))
+    return fig
+
+
+def new_vs_resolved(model: ReportModel) -> Figure:
+    """Findings that appeared and that were resolved, per month with a previous month."""
+    fig = _figure(HALF)
+    points = [p for p in model.history if p.new is not None]
+    if not points:
+        return _empty(fig, "Needs at least two months of history")
+    ax = fig.add_subplot()
+    x = list(range(len(points)))
+    width = 0.38
+    new = ax.bar([i - width / 2 for i in x], [p.new for p in points], width, color=NEW_COLOR, label="New")
+    resolved = ax.bar([i + width / 2 for i in x], [p.resolved for p in points], width, color=RESOLVED_COLOR,
+                      edgecolor="#5E8F79", linewidth=0.5, hatch="////", label="Resolved")
+    _bar_labels(ax, [new, resolved], fontsize=6 if len(points) <= 6 else 5.2)
+    ax.set_xticks(x, _month_labels(points))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    ax.yaxis.set_major_formatter(COUNT_FORMAT)
+    ax.grid(axis="y")
+    ax.margins(y=0.15)
+    _legend_above(ax, ncols=2)
+    return fig
+
+
+def owners_by_severity(model: ReportModel) -> Figure:
+    """Open findings of the owners with the most, stacked by severity."""
+    owners = [o for o in model.owners if o.open_findings][:TOP_OWNERS]
+    height = max(1.6, 0.75 + 0.2 * len(owners))
+    fig = _figure((WIDE[0], height))
+    if not owners:
+        return _empty(fig, "No open findings")
+    ax = fig.add_subplot()
+    names = [_clip(o.owner, 38) for o in owners]
+    y = list(range(len(owners)))
+    left = [0] * len(owners)
+    severities = _sev_present([o.by_severity for o in owners])
+    for sev in severities:
+        values = [o.by_severity.get(sev, 0) for o in owners]
+        ax.barh(y, values, left=left, color=SEVERITY_COLORS[sev], edgecolor="white", linewidth=0.4,
+                label=sev, height=0.68)
+        left = [a + b for a, b in zip(left, values)]
+    for yi, o in zip(y, owners):
+        ax.text(left[yi], yi, f" {o.open_findings:,}", va="center", ha="left", fontsize=6.5, color=INK)
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.xaxis.set_major_formatter(COUNT_FORMAT)
+    ax.grid(axis="x")
+    ax.margins(x=0.08)
+    _legend_above(ax, ncols=len(severities))
+    return fig
+
+
+def sla_status(model: ReportModel) -> Figure:
+    """Open findings within SLA and overdue, per severity."""
+    fig = _figure(HALF)
+    rows = [r for r in model.sla if r.severity != "Unknown" or r.open]
+    if not any(r.open for r in rows):
+        return _empty(fig, "No open findings")
+    ax = fig.add_subplot()
+    y = list(range(len(rows)))
+    within = ax.barh(y, [r.within_sla for r in rows], color=WITHIN_COLOR, height=0.62, label="Within SLA")
+    overdue = ax.barh(y, [r.overdue for r in rows], left=[r.within_sla for r in rows], color=OVERDUE_COLOR,
+                      height=0.62, hatch="////", edgecolor="white", linewidth=0, label="Overdue")
+    for yi, r in zip(y, rows):
+        text = f"  {r.overdue:,} overdue" if r.overdue else "  none overdue"
+        ax.text(r.within_sla + r.overdue, yi, text, va="center", ha="left", fontsize=6.5, color=INK)
+    ax.set_yticks(y, [f"{r.severity} ({r.days} d)" if r.days else r.severity for r in rows])
+    ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    ax.xaxis.set_major_formatter(COUNT_FORMAT)
+    ax.grid(axis="x")
+    ax.margins(x=0.32)
+    _legend_above(ax, handles=[within, overdue], ncols=2)
+    return fig
+
+
+def open_age_buckets(model: ReportModel) -> list[tuple[str, dict[str, int]]]:
+    """Open findings per age bucket and severity (days since first seen), for the age chart."""
+    table = model.tables.findings
+    open_ = table.loc[table["state"].eq("Open"), ["ageDays", "severity"]]
+    out = []
+    for label, low, high in AGE_BUCKETS:
+        in_bucket = open_[(open_["ageDays"] > low if low else open_["ageDays"] >= low) & (open_["ageDays"] <= high)]
+        counts = in_bucket["severity"].value_counts()
+        out.append((label, {s: int(counts.get(s, 0)) for s in SEVERITY_ORDER}))
+    return out
+
+
+def age_of_open_findings(model: ReportModel) -> Figure:
+    """Open findings by age since first seen, stacked by severity."""
+    fig = _figure(HALF)
+    buckets = open_age_buckets(model)
+    if not any(sum(c.values()) for _, c in buckets):
+        return _empty(fig, "No open findings")
+    ax = fig.add_subplot()
+    x = list(range(len(buckets)))
+    bottom = [0] * len(buckets)
+    severities = _sev_present([c for _, c in buckets])
+    for sev in severities:
+        values = [c.get(sev, 0) for _, c in buckets]
+        ax.bar(x, values, bottom=bottom, color=SEVERITY_COLORS[sev], edgecolor="white", linewidth=0.4,
+               label=sev, width=0.66)
+        bottom = [a + b for a, b in zip(bottom, values)]
+    for xi, total in zip(x, bottom):
+        if total:
+            ax.text(xi, total, _compact(total), ha="center", va="bottom", fontsize=6.5, color=INK)
+    ax.set_xticks(x, [label for label, _, _ in AGE_BUCKETS])
+    ax.set_xlabel("days since first seen")
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    ax.yaxis.set_major_formatter(COUNT_FORMAT)
+    ax.grid(axis="y")
+    ax.margins(y=0.12)
+    _legend_above(ax, ncols=len(severities))
+    return fig
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# name, title, alt text, function, full width
+CHARTS: tuple[tuple[str, str, str, Callable[[ReportModel], Figure], bool], ...] = (
+    ("compliance-trend", "Compliance per control over time",
+     "Line chart of each control's compliance percentage per month.", compliance_trend, False),
+    ("new-vs-resolved", "New and resolved findings per month",
+     "Bar chart of findings that appeared and that were resolved each month.", new_vs_resolved, False),
+    ("owners-by-severity", "Open findings by owner",
+     "Horizontal bar chart of open findings per owner, stacked by severity.", owners_by_severity, True),
+    ("sla-status", "SLA status by severity",
+     "Horizontal bar chart of open findings within SLA and overdue, per severity.", sla_status, False),
+    ("age-of-open-findings", "Age of open findings",
+     "Bar chart of open findings by days since first seen, stacked by severity.", age_of_open_findings, False),
+)
+
+
+def render_chart(fig: Figure, svg: Path, png: Path) -> None:
+    fig.savefig(svg, format="svg", metadata=SVG_METADATA)
+    fig.savefig(png, format="png", dpi=DPI_PNG, metadata=PNG_METADATA)
+
+
+def planned_charts(charts_dir: Path) -> tuple[Chart, ...]:
+    """The charts ``write_charts`` draws, with their file names, without drawing them."""
+    charts_dir = Path(charts_dir)
+    return tuple(Chart(name=name, title=title, alt=alt, svg=charts_dir / f"{name}.svg", png=charts_dir / f"{name}.png",
+                       wide=wide) for name, title, alt, _, wide in CHARTS)
+
+
+def write_charts(model: ReportModel, charts_dir: Path) -> tuple[Chart, ...]:
+    """Draw every chart into ``charts_dir`` (SVG and PNG) and describe them for the PDF."""
+    charts_dir = Path(charts_dir)
+    charts_dir.mkdir(parents=True, exist_ok=True)
+    draw = {name: fn for name, _, _, fn, _ in CHARTS}
+    planned = planned_charts(charts_dir)
+    with style():
+        for chart in planned:
+            render_chart(draw[chart.name](model), chart.svg, chart.png)
+    return planned

@@ -1,0 +1,257 @@
+"""evidence-pack.pdf: the report model rendered through jinja2 templates and WeasyPrint.
+
+``write_pdf`` draws the charts into ``charts/``, renders ``templates/report.html`` with
+the one jinja environment (autoescaped, strict), and lays it out with WeasyPrint using
+only the fonts shipped in ``templates/fonts/``. A URL fetcher refuses everything outside
+the templates and charts folders, so tenant data can never make the renderer reach the
+network or read other files. The PDF's dates are the snapshot's as-of time and its file
+identifier comes from the snapshot fingerprint, so the same model gives the same bytes.
+
+The view built here only selects and shapes finished values for display (the first N
+rows, grouping rows per owner or status): every figure comes from the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import numpy as np
+import pandas as pd
+
+from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
+from reportgen.assets import asset_dir
+from reportgen.errors import RenderError
+from reportgen.render import charts as charts_mod
+from reportgen.render.environment import environment
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "report.html"
+STYLESHEET = "report.css"
+# Lists other than the findings stop earlier than pdf_detail_rows: they repeat clusters
+# that the workbook lists in full, and each row costs layout time.
+SCOPE_CLUSTER_ROWS = 100        # cluster inventory in "Scope and coverage"
+NON_COMPLIANT_ROWS = 50         # non-compliant clusters in each control section
+OWNER_CLUSTER_ROWS = 10         # clusters listed under each owner (most overdue first)
+OWNER_CLUSTER_ROWS_TOTAL = 100  # clusters listed under all owners together
+CHANGE_ROWS = 25                # new findings, and resolved findings, listed in "Changes"
+EXEMPTION_GROUPS = (("Expiring within 30 days", "Expiring"), ("Expired", "Expired"), ("Active", "Active"))
+WORKBOOK = "evidence-pack.xlsx"
+SIGNOFF_ROLES = ("Prepared by", "Reviewed by", "Approved by")
+
+
+# ---------------------------------------------------------------- fetching
+
+
+class RefusedURL(ValueError):
+    """A URL outside the pack's allowed folders; WeasyPrint skips the resource."""
+
+
+def _make_fetcher(allowed_dirs: Iterable[Path]):
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class PackFetcher(URLFetcher):
+        """Serves file:// URLs inside the allowed folders and data: URIs; refuses the rest."""
+
+        def __init__(self, roots: Sequence[Path]) -> None:
+            super().__init__(timeout=1, allowed_protocols=("file", "data"), allow_redirects=False)
+            self.roots = tuple(Path(r).resolve() for r in roots)
+            self.refused: list[str] = []
+            self.served: list[str] = []
+
+        def fetch(self, url: str, headers: Mapping[str, str] | None = None):
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file" and parts.netloc in ("", "localhost"):
+                path = Path(url2pathname(unquote(parts.path))).resolve()
+                if any(path == root or root in path.parents for root in self.roots) and path.is_file():
+                    self.served.append(url)
+                    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                    return URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": mime})
+            self.refused.append(url)
+            log.warning("PDF renderer refused a URL outside the pack: %s", url[:200])
+            raise RefusedURL(f"refused URL outside the pack: {url[:200]}")
+
+    return PackFetcher(tuple(allowed_dirs))
+
+
+def pack_fetcher(*allowed_dirs: Path):
+    """The URL fetcher WeasyPrint uses: local files under ``allowed_dirs`` and data: URIs only."""
+    return _make_fetcher(allowed_dirs)
+
+
+# ---------------------------------------------------------------- the view
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    name: str
+    title: str
+    alt: str
+    src: str          # relative to the HTML base (the pack folder)
+    wide: bool
+
+
+@dataclass(frozen=True)
+class Section:
+    anchor: str
+    number: int
+    title: str
+
+
+def _records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
+    rows = frame if limit is None else frame.head(limit)
+    return [{k: (None if _nan(v) else v) for k, v in r.items()} for r in rows.to_dict("records")]
+
+
+def _nan(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, dict, str)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def sections(model: ReportModel) -> list[Section]:
+    titles = [("summary", "Executive summary"), ("scope", "Scope and coverage")]
+    titles += [(f"control-{c.id.lower()}", f"Control {c.id}: {c.control.title}") for c in model.controls]
+    titles += [("owners", "Owners"), ("findings", "Findings"), ("exemptions", "Exemptions and exceptions"),
+               ("changes", "Changes since the previous period"), ("methodology", "Methodology and provenance"),
+               ("signoff", "Sign-off")]
+    return [Section(anchor=a, number=i, title=t) for i, (a, t) in enumerate(titles, start=1)]
+
+
+@dataclass(frozen=True)
+class Capped:
+    """The first rows of a longer list, and how long the list is (for the pointer to the workbook)."""
+
+    rows: list[dict[str, Any]]
+    total: int
+
+    @property
+    def capped(self) -> bool:
+        return len(self.rows) < self.total
+
+
+def _capped(frame: pd.DataFrame, limit: int, mask: pd.Series | None = None) -> Capped:
+    """The first ``limit`` rows (of those where ``mask`` holds), without copying the rest."""
+    if mask is None:
+        return Capped(rows=_records(frame, limit), total=len(frame))
+    positions = np.flatnonzero(mask.to_numpy())
+    return Capped(rows=_records(frame.iloc[positions[:limit]]), total=len(positions))
+
+
+def _most_overdue(clusters: pd.DataFrame) -> pd.DataFrame:
+    return clusters.sort_values(["overdue", "openFindings"], ascending=False, kind="stable")
+
+
+def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base: Path) -> dict[str, Any]:
+    """Everything the templates display: the model plus capped, grouped row lists.
+
+    Findings are capped at ``pdf_detail_rows``; the cluster, change and exemption lists at
+    smaller fixed numbers (never more than ``pdf_detail_rows``), because the PDF is for people
+    and every full list is in the workbook.
+    """
+    t = model.tables
+    cap = model.meta.pdf_detail_rows
+    findings = t.findings
+    clusters = t.clusters
+
+    owners = model.owners[:cap]
+    owner_blocks = []
+    budget = min(OWNER_CLUSTER_ROWS_TOTAL, cap)
+    by_owner = dict(tuple(clusters.groupby("owner", sort=False))) if len(clusters) else {}
+    for owner in owners:
+        grp = by_owner.get(owner.owner, clusters.iloc[0:0])
+        block = _capped(_most_overdue(grp), min(OWNER_CLUSTER_ROWS, budget))
+        budget -= len(block.rows)
+        if block.rows:
+            owner_blocks.append({"owner": owner, "clusters": block})
+
+    cells = {(r["owner"], r["control"]): r for r in _records(t.control_owner)}
+    matrix = [{"owner": o, "cells": [cells.get((o.owner, c.id)) for c in model.controls]} for o in owners]
+
+    exemptions = t.exemptions
+    changes = t.changes
+    change_cap = min(CHANGE_ROWS, cap)
+    return {
+        "m": model,
+        "meta": model.meta,
+        "sections": sections(model),
+        "severities": SEVERITY_ORDER,
+        "charts": {c.name: ChartRef(name=c.name, title=c.title, alt=c.alt,
+                                    src=Path(os.path.relpath(Path(c.svg).resolve(), html_base.resolve())).as_posix(),
+                                    wide=c.wide) for c in charts},
+        "workbook": WORKBOOK,
+        "owners_charted": len([o for o in model.owners if o.open_findings][:charts_mod.TOP_OWNERS]),
+        "top_findings": _capped(findings, cap, mask=findings["state"].eq("Open")),
+        "clusters": _capped(clusters, min(SCOPE_CLUSTER_ROWS, cap)),
+        "non_compliant": _capped(_most_overdue(clusters[clusters["policyState"].eq("NonCompliant")]),
+                                 min(NON_COMPLIANT_ROWS, cap)),
+        "owners": Capped(rows=list(owners), total=len(model.owners)),
+        "owner_blocks": owner_blocks,
+        "owner_blocks_capped": sum(len(b["clusters"].rows) for b in owner_blocks) < len(clusters),
+        "owner_cluster_rows": min(OWNER_CLUSTER_ROWS, cap),
+        "owner_cluster_rows_total": min(OWNER_CLUSTER_ROWS_TOTAL, cap),
+        "matrix": matrix,
+        "policy_exemptions": _capped(exemptions[exemptions["kind"].eq("Policy exemption")], cap),
+        "exemption_groups": [(title, _capped(exemptions[exemptions["status"].eq(status)], cap))
+                             for title, status in EXEMPTION_GROUPS],
+        "new_rows": _capped(changes[changes["change"].eq("New")], change_cap),
+        "resolved_rows": _capped(changes[changes["change"].eq("Resolved")], change_cap),
+        "changes_by_owner": _capped(t.changes_by_owner, cap),
+        "signoff_roles": SIGNOFF_ROLES,
+        "query_datasets": [d for d in model.datasets if d.query_text],
+    }
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_html(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base: Path) -> str:
+    """The report as HTML (what WeasyPrint lays out; also the golden-file output)."""
+    return environment().get_template(TEMPLATE).render(**build_view(model, charts, html_base))
+
+
+def html_to_pdf(html: str, *, html_base: Path, allowed_dirs: Sequence[Path], identifier: bytes | None = None,
+                fetcher=None) -> bytes:
+    """Lay out ``html`` with the shipped stylesheet and fonts; fetch only inside ``allowed_dirs``."""
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    templates = asset_dir("templates")
+    fetcher = fetcher or pack_fetcher(templates, *allowed_dirs)
+    fonts = FontConfiguration()
+    css = CSS(filename=str(templates / STYLESHEET), font_config=fonts, url_fetcher=fetcher)
+    document = HTML(string=html, base_url=str(html_base.resolve()) + "/", url_fetcher=fetcher).render(
+        stylesheets=[css], font_config=fonts)
+    return document.write_pdf(pdf_identifier=identifier, uncompressed_pdf=False)
+
+
+def write_pdf(model: ReportModel, path: Path, charts_dir: Path) -> None:
+    """Render the evidence-pack PDF for ``model`` into ``path``, with its charts in ``charts_dir``."""
+    path, charts_dir = Path(path), Path(charts_dir)
+    html_base = path.parent
+    try:
+        drawn = charts_mod.write_charts(model, charts_dir)
+        html = render_html(model, drawn, html_base)
+        data = html_to_pdf(html, html_base=html_base, allowed_dirs=(charts_dir,),
+                           identifier=model.meta.snapshot_fingerprint[:32].encode("ascii"))
+    except RenderError:
+        raise
+    except Exception as exc:  # a template or layout bug must not leave a half-written pack
+        raise RenderError(f"rendering {path.name} failed: {type(exc).__name__}: {exc}",
+                          hint="run with -v for the traceback") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
