@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 .PHONY: demo test setup sample-output golden bench clean
 
 $(STAMP): pyproject.toml
-	@command -v pdftoppm >/dev/null 2>&1 && $(PYTHON) -c "import ctypes.util,sys; sys.exit(0 if ctypes.util.find_library('pango-1.0') else 1)" || \
+	@command -v pdftoppm >/dev/null 2>&1 && $(PYTHON) -c "import ctypes.util as u,sys; sys.exit(0 if u.find_library('pango-1.0') and u.find_library('harfbuzz-subset') else 1)" || \
 	  { echo "Installing system libraries (pango for WeasyPrint, poppler-utils)"; \
 	    (command -v apt-get >/dev/null && { $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils >/dev/null; }) || \
 	    echo "warning: could not install pango/poppler; install them with your package manager"; }
@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(VENV)/bin/reportgen demo --out $(DEMO_OUT)
 
 test: $(STAMP) $(if $(wildcard package.json),$(NODE_STAMP))
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 --dist loadfile tests
 
 # Regenerate the committed sample pack (sample_output/).
 sample-output: $(STAMP)
@@ -40,7 +40,7 @@ golden: $(STAMP)
 	REPORTGEN_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests -k golden
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/collect_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-out build dist

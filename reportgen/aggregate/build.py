@@ -383,19 +383,19 @@ def insights(model: ReportModel) -> tuple[str, ...]:
         top = [o for o in owners[:3] if o.overdue_critical]
         share = pct(sum(o.overdue_critical for o in top), crit_overdue)
         out.append(f"{len(top)} owner{'s' if len(top) != 1 else ''} hold{'' if len(top) != 1 else 's'} "
-                   f"{share:.0f}% of the {crit_overdue} overdue critical findings.")
+                   f"{share:.0f}% of the {crit_overdue:,} overdue critical findings.")
     elif f.overdue:
-        out.append(f"{f.overdue} open findings are past their due date; none of them is critical.")
+        out.append(f"{f.overdue:,} open findings are past their due date; none of them is critical.")
     else:
         out.append("No open finding is past its due date.")
     if f.open:
-        out.append(f"{f.fixable_pct:.0f}% of the {f.open} open findings have a fix available, and "
-                   f"{f.exploitable} are known to be exploitable.")
+        out.append(f"{f.fixable_pct:.0f}% of the {f.open:,} open findings have a fix available, and "
+                   f"{f.exploitable:,} are known to be exploitable.")
     if model.coverage.not_assessed:
         n = len(model.coverage.not_assessed)
         out.append(f"{n} cluster{'s are' if n != 1 else ' is'} not assessed by Defender and "
                    f"count{'' if n != 1 else 's'} as non-compliant until covered.")
     if model.changes is not None:
-        out.append(f"Since {model.changes.previous_as_of:%d %b %Y}, {model.changes.new} findings appeared and "
-                   f"{model.changes.resolved} were resolved; {model.changes.persisting} persist.")
+        out.append(f"Since {model.changes.previous_as_of:%d %b %Y}, {model.changes.new:,} findings appeared and "
+                   f"{model.changes.resolved:,} were resolved; {model.changes.persisting:,} persist.")
     return tuple(out[:5])

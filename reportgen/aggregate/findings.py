@@ -64,7 +64,9 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
 
     rid = lower_id(findings["resourceId"])
     key = finding_keys(rid, findings["imageDigest"], findings["cveId"], findings["packageName"])
-    order = findings["timeGenerated"].sort_values(ascending=False, kind="stable", na_position="last").index
+    # Latest sighting wins; ties broken by row id so the result never depends on input order.
+    order = findings.assign(_id=text(findings["id"])).sort_values(
+        ["timeGenerated", "_id"], ascending=[False, True], kind="stable", na_position="last").index
     distinct = findings.loc[order].assign(rid=rid.loc[order], key=key.loc[order])
     distinct = distinct[~distinct["key"].duplicated(keep="first")]
     duplicates = len(findings) - len(distinct)
