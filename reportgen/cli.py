@@ -102,12 +102,15 @@ def collect(config_file: Path | None, period: str | None, out: Path) -> None:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
 @click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Folder of earlier snapshots.")
-def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir: Path | None) -> None:
+@click.option("--sign-key", type=click.Path(path_type=Path), default=None,
+              help="Ed25519 private key (PEM) to sign manifest.json with (writes manifest.json.sig).")
+def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir: Path | None,
+           sign_key: Path | None) -> None:
     """Render an evidence pack from a snapshot."""
     from reportgen import pipeline
     from reportgen.config import load_config
-    result = pipeline.render(snapshot_dir, out, load_config(config_file), history_dir=history_dir)
-    click.echo(f"Evidence pack written to {result.pack_dir}")
+    result = pipeline.render(snapshot_dir, out, load_config(config_file), history_dir=history_dir, sign_key=sign_key)
+    click.echo(f"Evidence pack written to {result.pack_dir}" + (" (signed)" if sign_key else ""))
 
 
 @cli.command()
@@ -125,15 +128,55 @@ def run(config_file: Path | None, period: str | None, out: Path, history_dir: Pa
 
 @cli.command()
 @click.argument("pack_dir", type=click.Path(path_type=Path))
-def verify(pack_dir: Path) -> None:
-    """Check every file of a pack against its manifest (exit 0 only if all match)."""
-    from reportgen import evidence
-    problems = evidence.verify_pack(pack_dir)
+@click.option("--public-key", "public_key", type=click.Path(path_type=Path), default=None,
+              help="Ed25519 public key (PEM) that must have signed manifest.json.")
+def verify(pack_dir: Path, public_key: Path | None) -> None:
+    """Check every file of a pack against its manifest, the snapshot's own hashes and, with
+    --public-key, the signature (exit 0 only if all hold; one line per problem otherwise)."""
+    from reportgen import evidence, signing
+    key = signing.load_public_key(public_key) if public_key is not None else None
+    problems = evidence.verify_pack(pack_dir, public_key=key)
     if problems:
         for line in problems:
             click.echo(line, err=True)
         sys.exit(ExitCode.FAILURE)
     click.echo(f"OK: every file in {pack_dir} matches manifest.json")
+    if key is not None:
+        click.echo(f"OK: manifest.json is signed by public key {signing.fingerprint(key)}")
+    elif (Path(pack_dir) / signing.SIGNATURE).is_file():
+        click.echo(f"note: {signing.SIGNATURE} not checked; pass --public-key to check the signature")
+
+
+@cli.command()
+@click.argument("pack_dir", type=click.Path(path_type=Path))
+@click.option("--key", "key_file", required=True, type=click.Path(path_type=Path),
+              help="Ed25519 private key (PEM, PKCS#8).")
+def sign(pack_dir: Path, key_file: Path) -> None:
+    """Sign a pack's manifest.json (writes manifest.json.sig); the pack must verify first."""
+    from reportgen import evidence, signing
+    from reportgen.errors import VerificationError
+    key = signing.load_private_key(key_file)
+    problems = evidence.verify_pack(pack_dir)
+    if problems:
+        for line in problems:
+            click.echo(line, err=True)
+        raise VerificationError(f"{pack_dir}: does not verify; refusing to sign it",
+                                hint="re-render the pack, then sign it")
+    path = signing.sign_manifest(pack_dir, key)
+    click.echo(f"Signed: {path} (public key {signing.fingerprint(key.public_key())})")
+
+
+@cli.command()
+@click.option("--out-private", "out_private", required=True, type=click.Path(path_type=Path),
+              help="File for the private key (PEM, PKCS#8, mode 0600; encrypted when REPORTGEN_SIGNING_PASSPHRASE is set).")
+@click.option("--out-public", "out_public", required=True, type=click.Path(path_type=Path),
+              help="File for the public key (PEM, SubjectPublicKeyInfo) to hand to auditors.")
+def keygen(out_private: Path, out_public: Path) -> None:
+    """Make an Ed25519 key pair for signing packs (never overwrites a file)."""
+    from reportgen import signing
+    pair = signing.generate_keypair(out_private, out_public)
+    click.echo(f"Private key written to {pair.private_path} (keep it secret)")
+    click.echo(f"Public key written to {pair.public_path} ({pair.fingerprint})")
 
 
 @cli.group()

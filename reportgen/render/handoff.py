@@ -1,0 +1,323 @@
+"""README.txt: the auditor's index to a pack.
+
+What each file is, the scope and period, how the figures were produced, the exact
+commands to verify the pack (with and without reportgen) and to re-render it, and the
+known limits of this pack's evidence (skipped or partial datasets, unassessed clusters,
+sample data). Plain UTF-8 text, wrapped for a terminal.
+
+The text depends only on the report model and the list of files, never on the clock, the
+output folder or whether the pack is signed, so re-rendering gives the same bytes and a
+signature added later by ``reportgen sign`` does not make the index stale.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Iterable
+
+from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
+from reportgen.snapshot import utc_iso
+
+README = "README.txt"
+OSCAL_FILE = "oscal/assessment-results.json"
+WIDTH = 92
+NAME_WIDTH = 44
+LIST_CAP = 20  # names listed inline (unassessed clusters, ...) before "and N more"
+
+DATASET_TEXT = {
+    "clusters": "AKS clusters in scope (Azure Resource Graph)",
+    "resource_containers": "subscriptions and resource groups with their tags, for owner attribution",
+    "policy_states": "Azure Policy compliance states of the configured policy definition, per cluster",
+    "assessments": "Microsoft Defender assessments of the running-images recommendation, per cluster",
+    "findings": "per-CVE findings behind each assessment (image, package, fix, workloads)",
+    "exemptions": "Azure Policy exemptions in scope",
+    "governance_assignments": "Defender governance assignments: owners and remediation due dates",
+    "regulatory_compliance": "Defender regulatory-compliance state of DS.6 and PV.6 (cross-check)",
+    "assessment_history": "assessment history from continuous export (Log Analytics)",
+    "finding_history": "per-CVE finding history from continuous export, for first-seen dates",
+}
+
+_FIXED = {
+    README: "This index.",
+    "evidence-pack.pdf": "The report for people: cover, executive summary and charts, scope and coverage, one "
+                         "section per control, owners, top findings, exemptions and exceptions, changes since the "
+                         "previous snapshot, methodology and provenance appendix (every query's text and sha256), "
+                         "sign-off page.",
+    "evidence-pack.xlsx": "The workbook for analysts and auditors: a README sheet, then every table in full "
+                          "(every finding, cluster, owner, exemption, change, history point and query).",
+    "summary.json": "The headline figures for automation (schema reportgen.summary/1).",
+    OSCAL_FILE: "OSCAL 1.1.2 assessment results: one result for the period, observations per control with links "
+                "to the evidence files and their sha256, findings per control and per non-compliant cluster "
+                "(owner, due date), risks for overdue critical findings.",
+    "snapshot/snapshot.json": "The input snapshot's metadata: run id, collection (as-of) time, period, scope, and "
+                              "per dataset its rows, the sha256 of its data file, its status (complete, partial, "
+                              "skipped), query sha256, pages and warnings.",
+    "manifest.json": "sha256 and size of every other file, the tool and library versions, run id, snapshot "
+                     "fingerprint and as-of time.",
+    "manifest.json.sig": "Present when the pack is signed: detached Ed25519 signature over manifest.json "
+                         "(64 raw bytes).",
+}
+
+
+def describe_file(rel: str, model: ReportModel) -> str:
+    """One sentence (or a few) saying what the pack file ``rel`` is."""
+    if rel in _FIXED:
+        return _FIXED[rel]
+    parts = rel.split("/")
+    stem = Path(rel).stem
+    if parts[0] == "charts":
+        kind = "a vector image (SVG)" if rel.endswith(".svg") else "an image (PNG)"
+        return f"Chart \u201c{_chart_titles().get(stem, stem)}\u201d as {kind}, as shown in the PDF."
+    if parts[0] == "data" and rel.endswith(".csv"):
+        text = _csv_descriptions(model).get(parts[-1])
+        return (f"CSV copy of a workbook table: {text}" if text
+                else "CSV copy of a workbook table (UTF-8, one header row).")
+    if rel.startswith("snapshot/data/") and rel.endswith(".parquet"):
+        status = {d.name: d for d in model.datasets}.get(stem)
+        what = DATASET_TEXT.get(stem, f"dataset {stem}")
+        if status is None:
+            return f"Input data: {what} (Parquet)."
+        return f"Input data: {what}; {_count(status.rows, 'row')}, {status.status} (Parquet)."
+    if rel.startswith("snapshot/queries/") and rel.endswith(".kql"):
+        return f"The exact KQL text sent to collect dataset {stem}; its sha256 is in snapshot/snapshot.json."
+    return "Part of the pack."
+
+
+def _chart_titles() -> dict[str, str]:
+    from reportgen.render.charts import CHARTS
+    return {name: title for name, title, *_ in CHARTS}
+
+
+def _csv_descriptions(model: ReportModel) -> dict[str, str]:
+    from reportgen.render.tables import table_specs
+    return {spec.csv: spec.description for spec in table_specs(model)}
+
+
+def readme_text(model: ReportModel, files: Iterable[str]) -> str:
+    """The README.txt text for a pack holding ``files`` (pack-relative POSIX paths)."""
+    m = model.meta
+    files = sorted(set(files) | {README})
+    out: list[str] = []
+    title = f"{m.title} \u2014 {m.organization}"
+    out += [title, "=" * len(title), ""]
+    out += _para("Evidence for Microsoft cloud security benchmark (v3) controls "
+                 + " and ".join(f"{c.id} ({c.control.title})" for c in model.controls)
+                 + ": vulnerable running container images in Azure Kubernetes Service (AKS) clusters, as measured "
+                 "by Azure Policy and Microsoft Defender for Containers.")
+    if m.source == "sample":
+        out += _para("NOTE: this pack was built from the built-in SAMPLE tenant, not from Azure. Its figures are "
+                     "illustrative only.")
+
+    out += _section("Scope and period")
+    out += _pairs([
+        ("Period", f"{m.period_start.isoformat()} to {m.period_end.isoformat()}"),
+        ("As of", f"{utc_iso(m.as_of)} (every age, due date and overdue flag is computed at this time)"),
+        ("Source", f"{m.source}, cloud {m.cloud}" + (f", findings source {m.findings_source}" if m.findings_source else "")),
+        ("Tenant", m.tenant_id or "not recorded"),
+        ("Subscriptions", _listing(m.scope_subscriptions, "every subscription the collecting identity can read")),
+        ("Management groups", _listing(m.scope_management_groups, "none")),
+        ("Clusters", f"{model.coverage.clusters:,} in {model.coverage.subscriptions:,} subscriptions, "
+                     f"{model.coverage.assessed:,} assessed by Defender, {len(model.coverage.not_assessed):,} not assessed"),
+        ("Run id", m.run_id),
+        ("Snapshot sha256", f"{m.snapshot_fingerprint} (of snapshot/snapshot.json)"),
+        ("Tool", f"reportgen {m.tool_version}"),
+    ])
+
+    out += _section("Results in brief")
+    for c in model.controls:
+        out += _para(f"{c.id} {c.control.title}: {c.status}, {c.compliance_pct:.2f}% compliant "
+                     f"({c.compliant:,} compliant, {c.exempt:,} exempt, {c.non_compliant:,} non-compliant, "
+                     f"{c.conflict:,} conflict of {c.resources:,} clusters evaluated); Defender's own state for "
+                     f"{c.control.defender_control}: {c.defender.state}.", indent="  ")
+    f = model.findings
+    by_sev = ", ".join(f"{s.lower()} {int(f.by_severity.get(s, 0)):,}" for s in SEVERITY_ORDER)
+    out += _para(f"Open findings: {f.open:,} ({by_sev}); overdue {f.overdue:,}, of them critical "
+                 f"{int(f.overdue_by_severity.get('Critical', 0)):,}; exempt {f.exempt:,}.", indent="  ")
+    out += _para("The full figures are in summary.json and the workbook; the PDF explains them.")
+
+    out += _section("Files")
+    out += _para("Every file below except manifest.json and manifest.json.sig is listed with its sha256 and size "
+                 "in manifest.json.")
+    for rel in files + ["manifest.json", "manifest.json.sig"]:
+        out += _entry(rel, describe_file(rel, model))
+
+    out += _section("How the figures were produced")
+    defs = ", ".join(m.policy_definition_ids)
+    out += _bullets([
+        "Collection: KQL queries against Azure Resource Graph (and, where Defender continuous export is on, "
+        "Azure Monitor Logs) froze the evidence into snapshot/ at the as-of time. Each query's exact text and "
+        "sha256 are in the PDF's appendix and the workbook's Queries sheet (and snapshot/queries/ for "
+        "collected data).",
+        f"Control compliance: policy states of the policy definition(s) {defs} whose policy group names contain "
+        f"the control's group ("
+        + ", ".join(c.control.policy_group for c in model.controls)
+        + "), rolled up per cluster keeping the worst state (NonCompliant > Compliant > Conflict > Exempt > "
+        "other). Compliance % = 100 x (compliant + exempt) / (compliant + non-compliant + conflict + exempt), "
+        "100 when nothing is evaluated: Azure's own formula. Status: Passed at 100 %, Failed below, No data "
+        "without evaluated clusters.",
+        f"Coverage: a cluster without a Defender assessment ({', '.join(m.assessment_keys)}) is not assessed.",
+        "Open finding: a per-CVE finding with status Unhealthy that no unexpired local exception covers; "
+        "duplicates (same cluster, image digest, CVE and package) count once. Exempt: NotApplicable with cause "
+        "Exempt, or covered by a local exception.",
+        f"Owner of a cluster (and of its findings): the Defender governance assignment's owner, else the first "
+        f"of the tag keys {', '.join(m.owner_tag_keys) or '(none)'} on the cluster, its resource group, its "
+        f"subscription, else the owner mapping file, else \u201c{m.owner_fallback}\u201d. The source is shown "
+        f"with every owner.",
+        "Due date: the governance assignment's due date when there is one, else first seen + the severity's SLA "
+        "(" + ", ".join(f"{s} {d} days" for s, d in m.sla_days.items()) + "). Overdue: open and due before the "
+        "as-of time. First seen: the earliest sighting in earlier snapshots or the finding history.",
+        _history_sentence(model),
+    ])
+
+    out += _section("How to verify this pack")
+    out += _para("PACK below is this folder; PUBLIC_KEY.pem is the publisher's Ed25519 public key, obtained from "
+                 "the publisher by a separate channel.")
+    out += _commands("With reportgen (exit code 0 only when every check holds; one line per problem otherwise):", [
+        "reportgen verify PACK",
+        "reportgen verify PACK --public-key PUBLIC_KEY.pem",
+    ])
+    out += _para("This re-hashes every file against manifest.json, reports any changed, missing or unexpected "
+                 "file, re-checks the sha256 of every snapshot dataset (and query text) against "
+                 "snapshot/snapshot.json, and with --public-key checks the signature in manifest.json.sig.",
+                 indent="  ")
+    out += _commands("Without reportgen (inside PACK; needs jq, sha256sum and OpenSSL 3):", [
+        "jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' manifest.json | sha256sum --check --strict -",
+        "diff <(jq -r '.files[].path' manifest.json | sort) \\",
+        "     <(find . -type f ! -name manifest.json ! -name manifest.json.sig | sed 's|^\\./||' | sort)",
+        "openssl pkeyutl -verify -pubin -inkey PUBLIC_KEY.pem -rawin -in manifest.json -sigfile manifest.json.sig",
+    ])
+    out += _para("The first command checks every listed file, the second that no file is missing or added, the "
+                 "third the signature (\u201cSignature Verified Successfully\u201d).", indent="  ")
+    out += _commands("Re-render from the snapshot and compare (same reportgen version and library versions as "
+                     "in manifest.json's tool and environment, same configuration and exceptions file"
+                     + (", same history folder" if len(model.history) > 1 else "") + "):", [
+        "reportgen render PACK/snapshot --out REPACK --config SAME_CONFIG.toml"
+        + (" --history-dir SAME_HISTORY" if len(model.history) > 1 else ""),
+        "diff <(jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' PACK/manifest.json) \\",
+        "     <(jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' REPACK/manifest.json)",
+    ])
+    out += _para("Rendering is deterministic: no clock time, random id or file-system order reaches any file, so "
+                 "the two manifests are identical. Leave out --config if the pack was made with the defaults.",
+                 indent="  ")
+
+    out += _section("Known limits of this pack's evidence")
+    out += _bullets(limits(model))
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def limits(model: ReportModel) -> list[str]:
+    """Plain sentences on what this pack's evidence does not cover."""
+    m = model.meta
+    notes: list[str] = []
+    if m.source == "sample":
+        notes.append("Sample data: the built-in sample tenant, not a real Azure estate.")
+    for d in model.datasets:
+        warnings = "; ".join(d.warnings)
+        if d.status != "complete":
+            effect = ("its rows are missing from every figure that uses it" if d.status == "skipped"
+                      else "some of its rows may be missing")
+            notes.append(f"Dataset {d.name} is {d.status.upper()}: {effect}" + (f" ({warnings})." if warnings else "."))
+        elif warnings:
+            notes.append(f"Dataset {d.name}: {warnings}")
+    n = len(model.coverage.not_assessed)
+    if n:
+        notes.append(f"{n:,} cluster{'s are' if n != 1 else ' is'} not assessed by Defender (no vulnerability "
+                     f"data; {'they count' if n != 1 else 'it counts'} as non-compliant): "
+                     f"{_capped(model.coverage.not_assessed)}. See data/clusters.csv.")
+    if model.changes is None:
+        notes.append("No earlier snapshot was given: changes since the previous month are not shown, and first "
+                     "seen dates (hence due dates) rely on this snapshot's finding history alone.")
+    local = model.tables.exemptions
+    local = local[local["kind"].eq("Local exception")] if len(local) else local
+    if len(local):
+        notes.append(f"{len(local):,} local risk acceptance{'s' if len(local) != 1 else ''} from the exceptions "
+                     f"file (not part of the snapshot) {'were' if len(local) != 1 else 'was'} applied; see the "
+                     f"Exemptions sheet and data/exemptions.csv.")
+    total = len(model.tables.findings)
+    if total > m.pdf_detail_rows:
+        notes.append(f"The PDF lists the first {m.pdf_detail_rows:,} of {total:,} findings; the workbook and "
+                     f"data/findings.csv list all of them.")
+    if not notes:
+        notes.append("None found: every dataset was collected completely and every cluster is assessed.")
+    return notes
+
+
+def _history_sentence(model: ReportModel) -> str:
+    earlier = model.history[:-1]
+    if not earlier:
+        return "History: no earlier snapshot was given; trends and changes since last month are not shown."
+    labels = ", ".join(p.label for p in earlier)
+    text = f"History: {len(earlier)} earlier snapshot{'s' if len(earlier) != 1 else ''} ({labels})"
+    if model.changes is not None:
+        text += (f"; changes are against the snapshot of {utc_iso(model.changes.previous_as_of)} "
+                 f"(run {model.changes.previous_run_id})")
+    return text + "."
+
+
+def write_readme(model: ReportModel, pack_dir: Path, files: Iterable[str]) -> Path:
+    path = Path(pack_dir) / README
+    path.write_text(readme_text(model, files), encoding="utf-8")
+    return path
+
+
+# --- layout -------------------------------------------------------------------------------
+
+def _clean(text: str) -> str:
+    """Tenant text on one line: control characters become spaces."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+
+
+def _para(text: str, indent: str = "") -> list[str]:
+    return textwrap.wrap(_clean(text), WIDTH, initial_indent=indent, subsequent_indent=indent,
+                         break_on_hyphens=False, break_long_words=False) + [""]
+
+
+def _section(title: str) -> list[str]:
+    return ["", title, "-" * len(title), ""]
+
+
+def _pairs(rows: list[tuple[str, str]]) -> list[str]:
+    width = max(len(k) for k, _ in rows) + 2
+    out = []
+    for key, value in rows:
+        out += textwrap.wrap(_clean(value), WIDTH, initial_indent=f"  {key + ':':<{width}}",
+                             subsequent_indent=" " * (width + 2), break_on_hyphens=False, break_long_words=False)
+    return out + [""]
+
+
+def _entry(rel: str, text: str) -> list[str]:
+    first = f"  {rel}"
+    lines = textwrap.wrap(_clean(text), WIDTH, initial_indent=" " * (NAME_WIDTH + 2),
+                          subsequent_indent=" " * (NAME_WIDTH + 2), break_on_hyphens=False, break_long_words=False)
+    if len(first) < NAME_WIDTH + 1:
+        lines[0] = first.ljust(NAME_WIDTH + 2) + lines[0].lstrip()
+    else:
+        lines.insert(0, first)
+    return lines
+
+
+def _bullets(items: list[str]) -> list[str]:
+    out = []
+    for item in items:
+        out += textwrap.wrap(_clean(item), WIDTH, initial_indent="  - ", subsequent_indent="    ",
+                             break_on_hyphens=False, break_long_words=False)
+    return out + [""]
+
+
+def _commands(intro: str, lines: list[str]) -> list[str]:
+    return _para(intro) + [f"    {line}" for line in lines] + [""]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _listing(values, empty: str) -> str:
+    return _capped(values) if values else empty
+
+
+def _capped(values) -> str:
+    values = [_clean(v) for v in values]
+    shown = ", ".join(values[:LIST_CAP])
+    return shown + (f" and {len(values) - LIST_CAP:,} more" if len(values) > LIST_CAP else "")
