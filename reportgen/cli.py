@@ -61,7 +61,7 @@ def demo(out: Path) -> None:
     from reportgen import pipeline
     result = pipeline.demo(out)
     click.echo(f"Evidence pack written to {result.pack_dir}")
-    for name in ("evidence-pack.pdf", "evidence-pack.xlsx", "summary.json", "manifest.json"):
+    for name in ("evidence-pack.pdf", "evidence-pack.xlsx", "summary.json", "README.txt", "manifest.json"):
         if name in result.files:
             click.echo(f"  {result.pack_dir / name}")
 
@@ -118,11 +118,14 @@ def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir:
 @click.option("--period", default=None, help="Reporting month YYYY-MM.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Pack folder to write.")
 @click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Folder of earlier snapshots.")
-def run(config_file: Path | None, period: str | None, out: Path, history_dir: Path | None) -> None:
+@click.option("--sign-key", type=click.Path(path_type=Path), default=None,
+              help="Ed25519 private key (PEM) to sign manifest.json with.")
+def run(config_file: Path | None, period: str | None, out: Path, history_dir: Path | None,
+        sign_key: Path | None) -> None:
     """Collect from Azure and render the pack in one go."""
     from reportgen import pipeline
     from reportgen.config import load_config
-    result = pipeline.run(load_config(config_file), _period(period), out, history_dir=history_dir)
+    result = pipeline.run(load_config(config_file), _period(period), out, history_dir=history_dir, sign_key=sign_key)
     click.echo(f"Evidence pack written to {result.pack_dir}")
 
 

@@ -136,13 +136,14 @@ def _copy_snapshot(snapshot_dir: Path, dest: Path, fingerprint: str) -> None:
         raise RenderError(f"copying the snapshot: {problems[0]}", hint=f"check {snapshot_dir} and render again")
 
 
-def run(config: RunConfig, period: tuple[date, date] | None, out: Path, history_dir: Path | None = None) -> RenderResult:
+def run(config: RunConfig, period: tuple[date, date] | None, out: Path, history_dir: Path | None = None,
+        sign_key: Path | None = None) -> RenderResult:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.collect-", dir=out.parent))
     try:
         snapshot = collect(config, period, work / "snapshot")
-        return render(snapshot, out, config, history_dir=history_dir)
+        return render(snapshot, out, config, history_dir=history_dir, sign_key=sign_key)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
