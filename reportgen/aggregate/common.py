@@ -14,8 +14,14 @@ _SEVERITY_MAP = {s.lower(): s for s in SEVERITY_ORDER[:-1]}
 
 
 def lower_id(series: pd.Series) -> pd.Series:
-    """ARM ids compare case-insensitively; a trailing slash is not significant."""
-    return text(series).str.strip().str.rstrip("/").str.lower()
+    """ARM ids compare case-insensitively; a trailing slash is not significant.
+
+    Id columns repeat a few distinct values over many rows (a cluster id per finding), so
+    the distinct values are normalised once and spread back by their codes.
+    """
+    codes, uniques = pd.factorize(text(series), sort=False)
+    normalised = pd.Index(uniques, dtype=object).str.strip().str.rstrip("/").str.lower().to_numpy(dtype=object)
+    return pd.Series(normalised[codes] if len(codes) else np.array([], dtype=object), index=series.index, dtype=object)
 
 
 def normalize_severity(series: pd.Series) -> pd.Series:

@@ -111,7 +111,7 @@ def record_history_sightings(seen: dict, finding_history: pd.DataFrame) -> None:
         return
     keys = finding_keys(lower_id(finding_history["AssessedResourceId"]), finding_history["imageDigest"],
                         finding_history["VulnerabilityId"], finding_history["packageName"])
-    earliest = finding_history["TimeGenerated"].groupby(keys.to_numpy()).min()
+    earliest = finding_history["TimeGenerated"].groupby(keys.to_numpy(), sort=False).min()
     for key, ts in earliest.items():
         if key not in seen or ts < seen[key]:
             seen[key] = ts
