@@ -264,3 +264,28 @@ def test_defender_cross_check(tmp_path):
                                                   b.regulatory("PV.6", "Failed", 2, 1)])
     assert control(m, "DS-6").defender.state == "Passed" and control(m, "PV-6").defender.state == "Failed"
     assert control(m, "PV-6").defender.failed_resources == 1
+
+
+def test_status_comes_from_counts_not_the_rounded_percentage(tmp_path):
+    from reportgen.aggregate.controls import ControlCounts
+    counts = ControlCounts(resources=40_000, compliant=39_999, non_compliant=1, exempt=0, conflict=0, other=0)
+    assert counts.compliance_pct == 100.0 and counts.status == "Failed"
+    assert ControlCounts(3, 2, 0, 1, 0, 0).status == "Passed"
+
+
+def test_governance_due_date_counts_even_without_an_owner(tmp_path):
+    g = b.cluster_id("g")
+    ga = b.assessment(g)
+    m = model_of(tmp_path, clusters=[b.cluster("g", tags={"owner": "team"})], assessments=[ga],
+                 governance_assignments=[b.governance(ga["id"], "  ", "2026-10-01T00:00:00Z")],
+                 findings=[b.finding(g, "CVE-1", "Low")])
+    row = m.tables.findings.iloc[0]
+    assert row["dueSource"] == "governance" and bool(row["overdue"])
+    assert (row["owner"], row["ownerSource"]) == ("team", "tag:resource")
+
+
+def test_exception_expiry_must_be_a_date_not_a_datetime(tmp_path):
+    exc = tmp_path / "e.toml"
+    exc.write_text('[[exception]]\ncve = "CVE-1"\nreason = "r"\napprover = "a"\nexpires = 2026-12-31T00:00:00Z\n')
+    with pytest.raises(ConfigError, match="expires must be a date"):
+        model_of(tmp_path, config=RunConfig(exceptions=ExceptionsConfig(file=exc)))

@@ -21,7 +21,7 @@ import fnmatch
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -79,6 +79,8 @@ def load_exceptions(path: Path | None) -> tuple[LocalException, ...]:
                 expires = date.fromisoformat(expires)
             except ValueError:
                 raise ConfigError(f"{where}: expires {expires!r} is not a date (YYYY-MM-DD)") from None
+        if isinstance(expires, datetime):
+            raise ConfigError(f"{where}: expires must be a date (YYYY-MM-DD), not a date-time")
         if not isinstance(expires, date):
             raise ConfigError(f"{where}: expires must be a date (YYYY-MM-DD)")
         selector = tuple((k, str(entry[k]).strip()) for k in SELECTORS if k in entry and str(entry[k]).strip())

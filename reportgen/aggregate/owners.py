@@ -92,14 +92,16 @@ def resolve_owners(
         "gowner": text(governance["owner"]).str.strip().str.lower(),
         "due": governance["remediationDueDate"],
     })
-    gov = gov[gov["gowner"].ne("")].merge(assess_map, on="aid", how="inner")
-    gov = gov.sort_values(["rid", "due", "gowner"], na_position="last").drop_duplicates("rid", keep="first")
-    gov_by_rid = gov.set_index("rid")
+    gov = gov.merge(assess_map, on="aid", how="inner")
+    # The due date counts even when the assignment names no owner; the earliest one wins.
+    due_by_rid = gov.groupby("rid")["due"].min() if len(gov) else pd.Series(dtype="datetime64[us, UTC]")
+    out["governanceDueDate"] = pd.Series(due_by_rid.reindex(out["rid"]).to_numpy(), index=out.index,
+                                         dtype="datetime64[us, UTC]")
+    named = gov[gov["gowner"].ne("")].sort_values(["rid", "due", "gowner"], na_position="last")
+    gov_by_rid = named.drop_duplicates("rid", keep="first").set_index("rid")
     g_owner = out["rid"].map(gov_by_rid["gowner"])
     has = g_owner.notna()
     owner[has], source[has] = g_owner[has], "governance"
-    out["governanceDueDate"] = pd.Series(gov_by_rid["due"].reindex(out["rid"]).to_numpy(), index=out.index,
-                                         dtype="datetime64[us, UTC]")
 
     # 2. Tags: the cluster, then its resource group, then its subscription.
     rc_type = text(resource_containers["type"]).str.lower()
