@@ -51,9 +51,8 @@ def cli(verbose: bool) -> None:
     """Audit-ready evidence packs for Azure running container image vulnerabilities (MCSB DS-6, PV-6)."""
     _State.verbose = verbose
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        # The Azure SDKs log each failed credential attempt as warnings; our error line says what to do.
-        logging.getLogger("azure").setLevel(logging.ERROR)
+    # The Azure SDKs log each failed credential attempt as warnings; our error line says what to do.
+    logging.getLogger("azure").setLevel(logging.NOTSET if verbose else logging.ERROR)
 
 
 @cli.command()
