@@ -6,16 +6,15 @@ the clock, so the same snapshot and config always give the same model.
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 
 from reportgen import __version__
 from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, parse_json, pct, severity_counts, text
-from reportgen.aggregate.exceptions import LocalException, load_exceptions, match_mask
+from reportgen.aggregate.exceptions import LocalException, load_exceptions
 from reportgen.aggregate.findings import (SnapshotFacts, record_history_sightings, record_sightings,
                                           snapshot_facts, timeline)
 from reportgen.aggregate.model import (
@@ -61,7 +60,7 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
 
     control_results = tuple(_control_result(c, facts, previous[0] if previous else None, snapshot, config)
                             for c in controls)
-    coverage = _coverage(snapshot, facts)
+    coverage = _coverage(snapshot)
     changes, change_rows, changes_by_owner = _changes(findings, facts, previous, config)
     clusters_table = _clusters_table(facts, open_, snapshot, coverage)
     owners = _owners(clusters_table, open_)
@@ -89,7 +88,6 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     model = ReportModel(meta=meta, controls=control_results, owners=owners, findings=summary, sla=sla_rows,
                         coverage=coverage, changes=changes, datasets=datasets, history=tuple(points),
                         insights=(), tables=model_tables)
-    from dataclasses import replace
     return replace(model, insights=insights(model))
 
 
@@ -122,13 +120,12 @@ def _control_result(control: ControlDef, facts: SnapshotFacts, prev: SnapshotFac
                                           config.policy.assessment_keys))
 
 
-def _coverage(snapshot: Snapshot, facts: SnapshotFacts) -> Coverage:
+def _coverage(snapshot: Snapshot) -> Coverage:
     clusters = snapshot.frames["clusters"]
     rids = lower_id(clusters["id"])
     assessed = set(lower_id(snapshot.frames["assessments"]["resourceId"]))
     first = ~rids.duplicated()
     not_assessed = sorted(text(clusters["id"])[first & ~rids.isin(assessed)], key=str.lower)
-    rcs = snapshot.frames["resource_containers"]
     return Coverage(
         clusters=int(first.sum()), assessed=int((first & rids.isin(assessed)).sum()),
         not_assessed=tuple(not_assessed),
