@@ -191,7 +191,7 @@ def queries() -> None:
 
 @queries.command("list")
 def queries_list() -> None:
-    from reportgen import catalog
+    from reportgen.kql import catalog
     for q in catalog.load_queries():
         click.echo(f"{q.name:24} {q.service:15} {q.sha256[:12]}  {q.path}")
 
@@ -199,14 +199,14 @@ def queries_list() -> None:
 @queries.command("show")
 @click.argument("name")
 def queries_show(name: str) -> None:
-    from reportgen import catalog
+    from reportgen.kql import catalog
     click.echo(catalog.get_query(name).text, nl=False)
 
 
 @queries.command("check")
 def queries_check() -> None:
-    from reportgen import catalog
-    problems = catalog.check_queries()
+    from reportgen.kql.check import check_queries
+    problems = check_queries()
     if problems:
         for line in problems:
             click.echo(line, err=True)

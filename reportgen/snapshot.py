@@ -30,9 +30,12 @@ from reportgen import TOOL_NAME, __version__
 from reportgen.errors import SnapshotError
 
 SCHEMA = "reportgen.snapshot/1"
-STATUSES = ("complete", "partial", "skipped")
+# complete: every request answered; partial: some of the data is missing (the warnings say
+# what); skipped: the source is not configured; failed: every request for it failed.
+STATUSES = ("complete", "partial", "skipped", "failed")
 
-# Column kinds: str (text), json (JSON text), ts (UTC timestamp), float, int, bool.
+# Column kinds: str (text), json (JSON text), ts (UTC timestamp), float, int, nint (a whole
+# number or null), bool.
 DATASETS: dict[str, dict[str, str]] = {
     "clusters": {
         "id": "str", "name": "str", "subscriptionId": "str", "resourceGroup": "str", "location": "str",
@@ -82,9 +85,19 @@ DATASETS: dict[str, dict[str, str]] = {
     },
 }
 
+# Columns added to a dataset after the format was first defined (DESIGN.md §5): written when
+# present, read when present, never required, so that older snapshots keep reading.
+OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
+    "findings": {
+        "source": "str",                  # legacy-subassessments | individual-recommendations
+        "firstEvaluationDate": "ts",      # Defender's first evaluation of the package on the container
+        "packageCveCount": "nint",        # CVEs the package has (the query expands at most 400)
+    },
+}
+
 _ARROW_TYPES = {
     "str": pa.string(), "json": pa.string(), "ts": pa.timestamp("us", tz="UTC"),
-    "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
+    "float": pa.float64(), "int": pa.int64(), "nint": pa.int64(), "bool": pa.bool_(),
 }
 
 
@@ -175,11 +188,13 @@ def _coerce_column(series: pd.Series, kind: str) -> pd.Series:
         if pd.api.types.is_bool_dtype(series):
             raise TypeError("has type bool, expected a number")
         return pd.to_numeric(series, errors="raise").astype("float64")
-    if kind == "int":
+    if kind in ("int", "nint"):
         num = pd.to_numeric(series, errors="raise")
-        if num.isna().any() or (num != num.round()).any():
-            raise TypeError("has empty or fractional values, expected whole numbers")
-        return num.astype("int64")
+        if kind == "int" and num.isna().any():
+            raise TypeError("has empty values, expected whole numbers")
+        if (num.dropna() != num.dropna().round()).any():
+            raise TypeError("has fractional values, expected whole numbers")
+        return num.astype("int64") if kind == "int" else num.astype("Int64")
     if kind == "bool":
         if pd.api.types.is_bool_dtype(series):
             return series.astype(bool)
@@ -200,14 +215,15 @@ def _coerce_column(series: pd.Series, kind: str) -> pd.Series:
 
 
 def coerce_frame(dataset: str, frame: pd.DataFrame, origin: str) -> pd.DataFrame:
-    """Check contract columns exist and cast them; extra columns are kept as they are."""
+    """Check contract columns exist and cast them and the optional ones present; other columns are kept."""
     columns = DATASETS[dataset]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise SnapshotError(f"{origin}: missing column {missing[0]!r}",
                             hint=f"dataset {dataset} needs columns {', '.join(columns)}")
     out = frame.copy()
-    for col, kind in columns.items():
+    typed = {**columns, **{c: k for c, k in OPTIONAL_COLUMNS.get(dataset, {}).items() if c in frame.columns}}
+    for col, kind in typed.items():
         try:
             out[col] = _coerce_column(frame[col], kind)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -218,7 +234,8 @@ def coerce_frame(dataset: str, frame: pd.DataFrame, origin: str) -> pd.DataFrame
 
 
 def _to_arrow(dataset: str, frame: pd.DataFrame) -> pa.Table:
-    columns = DATASETS[dataset]
+    columns = {**DATASETS[dataset],
+               **{c: k for c, k in OPTIONAL_COLUMNS.get(dataset, {}).items() if c in frame.columns}}
     fields = [pa.field(c, _ARROW_TYPES[k]) for c, k in columns.items()]
     arrays = [pa.array(frame[c], type=_ARROW_TYPES[k], from_pandas=True) for c, k in columns.items()]
     for col in frame.columns:

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from reportgen.catalog import Query, build_text, load_queries
+from reportgen.kql.catalog import Query, build_text, load_queries
 from reportgen.collect.azure_auth import Credentials, Endpoints, make_credentials, resolve_endpoints
 from reportgen.collect.interface import COMPLETE, PARTIAL, SKIPPED, QueryOutcome, Source
 from reportgen.collect.log_analytics import LogAnalyticsSource

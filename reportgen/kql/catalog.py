@@ -1,13 +1,18 @@
-"""The query catalog: loads ``queries/**/*.kql``, builds the exact text sent, checks it.
+"""The query catalogue: loads ``queries/**/*.kql`` and builds the exact text sent.
 
 A query's name is its file name without ``.kql``; its service is its folder
 (``resource_graph`` or ``log_analytics``). The part of the name before the first dot is
 the dataset it fills: ``findings.subassessments`` and ``findings.recommendations`` both
-fill ``findings``. Parameters (assessment keys, policy definition ids, group names, period
-bounds) are validated by shape and enter the query only as quoted KQL literals in a
-generated ``let`` prelude, never pasted into the body. ``check_queries`` runs the official
-Kusto parser (``@kusto/language-service-next``, via node) over the full text that would be
-sent, against the table schemas declared in ``queries/tables.yaml``.
+fill ``findings``.
+
+Parameters (assessment keys, policy definition ids, group names, period bounds) are
+written in a query file as workbook-style placeholders, ``{assessment_keys}``, the form
+Microsoft's own workbooks use for their parameters. Each value is validated by its shape
+(a GUID, an ARM id, a plain name, a date) and written in place as a quoted KQL literal; a
+list becomes comma-separated literals, for ``in~ ({assessment_keys})``. Nothing else of a
+value ever reaches the text, and no ``let`` statement is generated: Azure Resource Graph
+does not accept ``let`` (MicrosoftDocs/azure-docs issue #104044; ``../shared/AZURE-NOTES.md``
+"Read first" 1), and Microsoft's workbooks put their values inline the same way.
 """
 
 from __future__ import annotations
@@ -26,18 +31,12 @@ import yaml
 
 from reportgen.assets import asset_dir
 from reportgen.errors import QueryError, UsageError
-from reportgen.kusto import CHECK_SCRIPT
-from reportgen.snapshot import DATASETS, sha256_text
+from reportgen.snapshot import sha256_text
 
 SERVICES = ("resource_graph", "log_analytics")
 TABLES_FILE = "tables.yaml"
-KUSTO_PACKAGE = "@kusto/language-service-next"
-
-# Which Kusto result types satisfy each snapshot column kind.
-_KIND_TYPES = {
-    "str": {"string"}, "json": {"dynamic"}, "ts": {"datetime"}, "float": {"real", "decimal"},
-    "int": {"int", "long"}, "bool": {"bool"},
-}
+HEADER_LINES = 2   # "// dataset: ..." and "// query: ..." precede the body in the text sent
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KUSTO_TYPES = {"string", "bool", "int", "long", "real", "decimal", "datetime", "timespan", "dynamic", "guid"}
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -66,10 +65,15 @@ class Query:
         return self.name.split(".", 1)[1] if "." in self.name else None
 
     @property
+    def placeholders(self) -> tuple[str, ...]:
+        """Every ``{name}`` placeholder in the query's code (comments aside), in order of first use."""
+        return tuple(dict.fromkeys(PLACEHOLDER.findall(strip_comments(self.text))))
+
+    @property
     def parameters(self) -> tuple[str, ...]:
-        """The declared parameters this query's body refers to, in declaration order."""
-        words = set(re.findall(r"\b[a-z_]+\b", _strip_comments(self.text)))
-        return tuple(p for p in PARAMETERS if p in words)
+        """The declared parameters this query uses, in declaration order."""
+        used = set(self.placeholders)
+        return tuple(p for p in PARAMETERS if p in used)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,6 @@ class ParamSpec:
 
 PARAMETERS: dict[str, ParamSpec] = {
     "assessment_keys": ParamSpec("guid", True, "Defender assessment keys behind the policy"),
-    "individual_assessment_keys": ParamSpec("guid", True, "assessment keys of the individual recommendations"),
     "policy_definition_ids": ParamSpec("arm_id", True, "policy definition ids"),
     "policy_groups": ParamSpec("name", True, "policy definition group names of the controls"),
     "compliance_standards": ParamSpec("name", True, "Defender regulatory compliance standards"),
@@ -93,7 +96,6 @@ PARAMETERS: dict[str, ParamSpec] = {
 # Used by `queries check` and `queries show`: the defaults of a standard MCSB run.
 EXAMPLE_PARAMETERS: dict[str, Any] = {
     "assessment_keys": ["c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5"],
-    "individual_assessment_keys": ["e9acaf48-d2cf-45a3-a6e7-3caa2ef769e0"],
     "policy_definition_ids": ["/providers/Microsoft.Authorization/policyDefinitions/17f4b1cc-c55c-4d94-b1f9-2978f6ac2957"],
     "policy_groups": ["Azure_Security_Benchmark_v3.0_DS-6", "Azure_Security_Benchmark_v3.0_PV-6"],
     "compliance_standards": ["Microsoft-cloud-security-benchmark"],
@@ -103,8 +105,28 @@ EXAMPLE_PARAMETERS: dict[str, Any] = {
 }
 
 
-def _strip_comments(text: str) -> str:
-    return "\n".join(line.split("//", 1)[0] if not line.lstrip().startswith("//") else "" for line in text.splitlines())
+def strip_comments(text: str) -> str:
+    """The text with ``//`` comments blanked, line for line (a ``//`` inside a string literal is kept)."""
+    return "\n".join(_code_part(line) for line in text.splitlines())
+
+
+def _code_part(line: str) -> str:
+    quote = None
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if quote:
+            if c == "\\" and not quote.startswith("@"):  # verbatim @"..." strings have no escapes
+                i += 2
+                continue
+            if c == quote[-1]:
+                quote = None
+        elif c in "'\"":
+            quote = "@" + c if i and line[i - 1] == "@" else c
+        elif line.startswith("//", i):
+            return line[:i]
+        i += 1
+    return line
 
 
 def queries_dir() -> Path:
@@ -188,7 +210,7 @@ def _literal(name: str, kind: str, value: Any) -> str:
 
 
 def render_parameter(name: str, value: Any) -> str:
-    """One ``let`` statement for a validated parameter value."""
+    """The KQL literal text of a validated parameter value (a list: comma-separated literals)."""
     spec = PARAMETERS.get(name)
     if spec is None:
         raise QueryError(f"unknown query parameter {name!r}", hint=f"parameters: {', '.join(PARAMETERS)}")
@@ -198,13 +220,12 @@ def render_parameter(name: str, value: Any) -> str:
         values = list(value)
         if not values:
             raise QueryError(f"query parameter {name}: needs at least one value ({spec.description})")
-        items = [_literal(f"{name}[{i}]", spec.kind, v) for i, v in enumerate(values)]
-        return f"let {name} = dynamic([{', '.join(items)}]);"
-    return f"let {name} = {_literal(name, spec.kind, value)};"
+        return ", ".join(_literal(f"{name}[{i}]", spec.kind, v) for i, v in enumerate(values))
+    return _literal(name, spec.kind, value)
 
 
 def build_query(name: str, params: Mapping[str, Any], directory: Path | None = None) -> str:
-    """The exact text sent: header lines, the ``let`` prelude of the parameters the body uses, the body."""
+    """The exact text sent: two header lines, then the body with every placeholder replaced by its literal."""
     query = get_query(name, directory)
     return build_text(query, params)
 
@@ -213,14 +234,22 @@ def build_text(query: Query, params: Mapping[str, Any]) -> str:
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
         raise QueryError(f"unknown query parameter {unknown[0]!r}", hint=f"parameters: {', '.join(PARAMETERS)}")
-    lines = [f"// dataset: {query.dataset}", f"// query: {query.name} (sha256 {query.sha256[:12]})"]
-    for pname in query.parameters:
-        if pname not in params:
-            raise QueryError(f"query {query.name} ({query.path}): parameter {pname!r} has no value",
-                             hint=PARAMETERS[pname].description)
-        lines.append(render_parameter(pname, params[pname]))
+    for name in query.placeholders:
+        if name not in PARAMETERS:
+            raise QueryError(f"query {query.name} ({query.path}): unknown placeholder {{{name}}}",
+                             hint=f"parameters: {', '.join(PARAMETERS)}")
+        if name not in params:
+            raise QueryError(f"query {query.name} ({query.path}): parameter {name!r} has no value",
+                             hint=PARAMETERS[name].description)
+    literals = {name: render_parameter(name, params[name]) for name in query.parameters}
     body = query.text if query.text.endswith("\n") else query.text + "\n"
-    return "\n".join(lines) + "\n" + body
+    lines = []
+    for line in body.splitlines(keepends=True):
+        code = _code_part(line)
+        lines.append(PLACEHOLDER.sub(lambda m: literals[m.group(1)], code) + line[len(code):])
+    header = [f"// dataset: {query.dataset}", f"// query: {query.name} (sha256 {query.sha256[:12]})"]
+    assert len(header) == HEADER_LINES
+    return "\n".join(header) + "\n" + "".join(lines)
 
 
 # ---------------------------------------------------------------------------- checking
@@ -254,125 +283,3 @@ def load_tables(directory: Path | None = None) -> dict[str, dict[str, dict[str, 
     return out
 
 
-def _find_kusto_module() -> Path:
-    candidates = []
-    if os.environ.get("REPORTGEN_NODE_MODULES"):
-        candidates.append(Path(os.environ["REPORTGEN_NODE_MODULES"]))
-    package_root = Path(__file__).resolve().parent.parent
-    candidates += [package_root / "node_modules", Path.cwd() / "node_modules"]
-    for base in candidates:
-        module = base / KUSTO_PACKAGE
-        if (module / "Kusto.Language.Bridge.js").is_file() and (module / "bridge.js").is_file():
-            return module
-    raise UsageError(
-        f"the Kusto parser ({KUSTO_PACKAGE}) is not installed (looked in "
-        + ", ".join(str(c) for c in candidates) + ")",
-        hint="run `npm ci` in the reportgen checkout (needs node >= 18), or set REPORTGEN_NODE_MODULES")
-
-
-_PARSER_CACHE: dict[str, str] = {}
-
-
-def run_parser(texts: list[tuple[str, str, str]], tables: Mapping[str, Mapping[str, Mapping[str, str]]]) -> list[dict]:
-    """Parse (name, service, text) triples with the official Kusto parser in one node process."""
-    node = shutil.which("node")
-    if node is None:
-        raise UsageError("node is not installed; the query check runs the official Kusto parser under node",
-                         hint="install Node.js >= 18, then run `npm ci` in the reportgen checkout")
-    module = _find_kusto_module()
-    payload = {
-        "module_dir": str(module),
-        "services": {s: {"tables": dict(t), "subset": "arg" if s == "resource_graph" else None} for s, t in tables.items()},
-        "queries": [{"name": n, "service": s, "text": t} for n, s, t in texts],
-    }
-    encoded = json.dumps(payload, sort_keys=True)
-    key = sha256_text(encoded)
-    if key in _PARSER_CACHE:  # the parser is slow to start; the same texts give the same answer
-        return json.loads(_PARSER_CACHE[key])
-    try:
-        proc = subprocess.run([node, str(CHECK_SCRIPT)], input=encoded, capture_output=True,
-                              text=True, timeout=300, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"could not run the Kusto parser under node: {exc}") from exc
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise UsageError(f"the Kusto parser failed: {' | '.join(tail)}",
-                         hint="run `npm ci` in the reportgen checkout to reinstall it")
-    _PARSER_CACHE[key] = proc.stdout
-    return json.loads(proc.stdout)
-
-
-def check_queries(directory: Path | None = None) -> list[str]:
-    """Problems with the query files, one line each naming the file; empty when all is well."""
-    root = Path(directory) if directory else queries_dir()
-    problems: list[str] = []
-    try:
-        queries = load_queries(root)
-        tables = load_tables(root)
-    except QueryError as exc:
-        return [exc.one_line()]
-    texts: list[tuple[str, str, str]] = []
-    by_name: dict[str, Query] = {}
-    seen_datasets = set()
-    for query in queries:
-        if query.dataset not in DATASETS:
-            problems.append(f"{query.path}: no dataset named {query.dataset!r} (file names start with one of "
-                            f"{', '.join(DATASETS)})")
-            continue
-        if query.service not in tables:
-            problems.append(f"{query.path}: no table schemas declared for {query.service} in {root / TABLES_FILE}")
-            continue
-        seen_datasets.add(query.dataset)
-        try:
-            text = build_text(query, EXAMPLE_PARAMETERS)
-        except QueryError as exc:
-            problems.append(f"{query.path}: {exc.one_line()}")
-            continue
-        texts.append((query.name, query.service, text))
-        by_name[query.name] = query
-    for dataset in DATASETS:
-        if dataset not in seen_datasets:
-            problems.append(f"{root}: no query for dataset {dataset!r}")
-    if not texts:
-        return problems
-    for result in run_parser(texts, tables):
-        query = by_name[result["name"]]
-        prelude_lines = build_text(query, EXAMPLE_PARAMETERS).count("\n") - query.text.rstrip("\n").count("\n") - 1
-        for diag in result["diagnostics"]:
-            line = diag["line"] - prelude_lines
-            where = f"line {line}" if line >= 1 else "parameter prelude"
-            problems.append(f"{query.path}: {where}, column {diag['column']}: {diag['severity'].lower()}: {diag['message']}")
-        for issue in result["subset"]:
-            problems.append(f"{query.path}: {issue}")
-        if result["diagnostics"]:
-            continue
-        problems.extend(_compare_columns(query, result["columns"]))
-    return problems
-
-
-def _compare_columns(query: Query, columns: list[list[str]]) -> list[str]:
-    contract = DATASETS[query.dataset]
-    got = [c for c, _ in columns]
-    want = list(contract)
-    out = []
-    if got != want:
-        missing = [c for c in want if c not in got]
-        extra = [c for c in got if c not in want]
-        detail = []
-        if missing:
-            detail.append("missing " + ", ".join(missing))
-        if extra:
-            detail.append("unexpected " + ", ".join(extra))
-        if not detail:
-            detail.append("order differs")
-        out.append(f"{query.path}: result columns do not match dataset {query.dataset} ({'; '.join(detail)}); "
-                   f"expected: {', '.join(want)}")
-        return out
-    for (col, kusto_type) in columns:
-        kind = contract[col]
-        if kusto_type not in _KIND_TYPES[kind]:
-            out.append(f"{query.path}: column {col!r} is {kusto_type}, dataset {query.dataset} needs "
-                       f"{' or '.join(sorted(_KIND_TYPES[kind]))}")
-    if query.service == "resource_graph" and "id" not in got:
-        out.append(f"{query.path}: Resource Graph queries must project id (paging needs it)")
-    return out
