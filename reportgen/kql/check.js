@@ -1,11 +1,29 @@
 // Checks KQL queries with the official Kusto parser (@kusto/language-service-next).
 //
 // Input (stdin, JSON): {"module_dir": ".../node_modules/@kusto/language-service-next",
-//   "services": {"<service>": {"tables": {"<table>": {"<column>": "<kusto type>"}}, "subset": "arg"|null}},
+//   "services": {"<service>": {"tables": {"<table>": {"<column>": "<kusto type>"}}}},
 //   "queries": [{"name": "...", "service": "...", "text": "..."}]}
 // Output (stdout, JSON): [{"name", "diagnostics": [{"severity","line","column","message"}],
-//   "columns": [[name, type]], "subset": ["problem", ...]}]
+//   "columns": [[name, type]], "constructs": [{"kind","name","line","column", ...}]}]
 // One node process checks every query, so the parser loads once.
+//
+// The constructs are reported as found, never judged here: the rules of the Azure Resource
+// Graph subset are data (resource_graph_subset.yaml) applied in Python (subset.py). Lines and
+// columns are 1-based, in the text given. Kinds:
+//   statement        every statement: name = the parser's class (LetStatement,
+//                    ExpressionStatement, SetOptionStatement...), keyword = its first word;
+//                    also name = Directive for a #directive.
+//   operator         every tabular operator, and the tabular expressions that start a query
+//                    without being operators (datatable, externaldata...): name = as written
+//                    (mv-expand, mvexpand, project-away, order...), class, parameters
+//                    [{name, value, line, column}]; join: join_kind (null = no kind=),
+//                    hints [names]; union: legs (the piped input counts as one);
+//                    mv-expand: row_limit (an integer, or null), row_limit_text (null = no
+//                    limit clause), row_limit_line, row_limit_column.
+//   function         every function call: name as written, class, symbol (aggregate |
+//                    scalar | user | unknown, from the parser's binding).
+//   scalar_operator  every binary, in, between, has_any and has_all operator: name = the
+//                    operator as written (=~, in~, contains, has_any...).
 "use strict";
 const path = require("path");
 const fs = require("fs");
@@ -15,17 +33,18 @@ require(path.join(input.module_dir, "bridge.js"));
 require(path.join(input.module_dir, "Kusto.Language.Bridge.js"));
 const K = Kusto.Language;
 const S = K.Symbols;
+const X = K.Syntax;
 
-// Azure Resource Graph supports a subset of KQL (query-language.md, "Supported KQL language elements").
-const ARG_OPERATORS = {
-  CountOperator: "count", DistinctOperator: "distinct", ExtendOperator: "extend", JoinOperator: "join",
-  TakeOperator: "limit/take", MvExpandOperator: "mv-expand", SortOperator: "order/sort",
-  ProjectOperator: "project", ProjectAwayOperator: "project-away", SummarizeOperator: "summarize",
-  TopOperator: "top", UnionOperator: "union", FilterOperator: "where",
-};
-const ARG_JOIN_KINDS = ["innerunique", "inner", "leftouter", "fullouter"];
-const ARG_LIMITS = { JoinOperator: 3, MvExpandOperator: 2 };
-const ARG_UNION_LEGS = 3;
+// Tabular expressions that are not QueryOperator nodes but act as one (a query source).
+const TABULAR_EXPRESSIONS = [
+  "DataTableExpression", "ExternalDataExpression", "ContextualDataTableExpression",
+  "MaterializedViewCombineExpression", "DataScopeExpression", "ForkExpression",
+];
+// Function-like keywords the parser gives their own node instead of a FunctionCallExpression.
+const KEYWORD_FUNCTIONS = { ToScalarExpression: "toscalar", ToTableExpression: "totable",
+  MaterializeExpression: "materialize", PackExpression: "pack(*)" };
+// Scalar operator nodes and the property holding their operator token.
+const SCALAR_OPERATORS = ["BinaryExpression", "InExpression", "BetweenExpression", "HasAnyExpression", "HasAllExpression"];
 
 function globalsFor(service) {
   const tables = [];
@@ -38,9 +57,19 @@ function globalsFor(service) {
   return K.GlobalState.Default.WithCluster(cluster).WithDatabase(db);
 }
 
-function lineCol(text, offset) {
-  const before = text.slice(0, offset).split("\n");
-  return [before.length, before[before.length - 1].length + 1];
+function lineStarts(text) {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
+  return starts;
+}
+
+function lineCol(starts, offset) {
+  let lo = 0, hi = starts.length - 1;
+  while (lo < hi) {  // the last line start <= offset
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= offset) lo = mid; else hi = mid - 1;
+  }
+  return [lo + 1, offset - starts[lo] + 1];
 }
 
 function shortName(element) {
@@ -48,33 +77,83 @@ function shortName(element) {
   return full.slice(full.lastIndexOf(".") + 1);
 }
 
-function argSubset(code) {
-  const problems = [];
-  const counts = {};
-  code.Syntax.WalkElements(function (element) {
-    if (!Bridge.is(element, K.Syntax.QueryOperator)) return;
-    const name = shortName(element);
-    counts[name] = (counts[name] || 0) + 1;
-    if (!(name in ARG_OPERATORS)) {
-      problems.push("operator '" + element.toString().trim().split(/\s+/)[0] + "' is not supported by Azure Resource Graph");
-    }
-    if (name === "JoinOperator") {
-      const m = /kind\s*=\s*([A-Za-z]+)/.exec(element.toString());
-      const kind = m ? m[1].toLowerCase() : "innerunique";
-      if (ARG_JOIN_KINDS.indexOf(kind) < 0) problems.push("join kind '" + kind + "' is not supported by Azure Resource Graph");
-      if (/hint\./i.test(element.toString())) problems.push("join strategies (hint.*) are not allowed by Azure Resource Graph");
-    }
-    if (name === "UnionOperator") {
-      const legs = element.Expressions ? element.Expressions.Count + 1 : 2;
-      if (legs > ARG_UNION_LEGS) problems.push("union has " + legs + " legs; Azure Resource Graph allows " + ARG_UNION_LEGS);
+function isA(element, className) {
+  return X[className] !== undefined && Bridge.is(element, X[className]);
+}
+
+function items(list) {
+  const out = [];
+  if (!list) return out;
+  for (let i = 0; i < list.Count; i++) {
+    const item = list.getItem(i);
+    out.push(item && item.Element !== undefined ? item.Element : item);  // SeparatedElement -> element
+  }
+  return out;
+}
+
+function firstWord(element) {
+  const token = element.GetFirstToken ? element.GetFirstToken() : null;
+  return token ? String(token.Text) : "";
+}
+
+function integerLiteral(expression) {
+  if (!expression || !Bridge.is(expression, X.LiteralExpression) || expression.LiteralValue == null) return null;
+  const n = Number(String(expression.LiteralValue));
+  return Number.isInteger(n) ? n : null;
+}
+
+function constructs(code, text, globals) {
+  const starts = lineStarts(text);
+  const out = [];
+  function add(kind, name, offset, extra) {
+    const [line, column] = lineCol(starts, offset);
+    out.push(Object.assign({ kind: kind, name: name, line: line, column: column }, extra || {}));
+  }
+  function parameters(element) {
+    return items(element.Parameters).map(function (p) {
+      const [line, column] = lineCol(starts, p.TextStart);
+      return { name: p.Name ? String(p.Name.SimpleName) : "", value: p.Expression ? p.Expression.toString().trim() : "",
+               line: line, column: column };
+    });
+  }
+  code.Syntax.WalkElements(function (e) {
+    if (Bridge.is(e, X.SyntaxToken)) return;
+    const cls = shortName(e);
+    if (Bridge.is(e, X.Statement)) {
+      add("statement", cls, e.TextStart, { keyword: firstWord(e) });
+    } else if (Bridge.is(e, X.Directive)) {
+      if (e.Width > 0) add("statement", "Directive", e.TextStart, { keyword: e.toString().trim() });
+    } else if (Bridge.is(e, X.QueryOperator) || TABULAR_EXPRESSIONS.some(c => isA(e, c))) {
+      const extra = { class: cls, parameters: e.Parameters ? parameters(e) : [] };
+      if (Bridge.is(e, X.JoinOperator)) {
+        const kind = extra.parameters.find(p => p.name.toLowerCase() === "kind");
+        extra.join_kind = kind ? kind.value : null;
+        extra.hints = extra.parameters.filter(p => p.name.toLowerCase().startsWith("hint.")).map(p => p.name);
+      } else if (Bridge.is(e, X.UnionOperator)) {
+        const piped = e.Parent && Bridge.is(e.Parent, X.PipeExpression) && e.Parent.Operator === e;
+        extra.legs = items(e.Expressions).length + (piped ? 1 : 0);
+      } else if (Bridge.is(e, X.MvExpandOperator)) {
+        const clause = e.RowLimitClause;
+        extra.row_limit = clause ? integerLiteral(clause.RowLimit) : null;
+        extra.row_limit_text = clause && clause.RowLimit ? clause.RowLimit.toString().trim() : null;
+        if (clause) [extra.row_limit_line, extra.row_limit_column] = lineCol(starts, clause.TextStart);
+      }
+      const name = cls === "DataScopeExpression" ? "datascope" : firstWord(e);
+      add("operator", name, e.TextStart, extra);
+    } else if (Bridge.is(e, X.FunctionCallExpression)) {
+      const symbol = e.ReferencedSymbol;
+      let kind = "unknown";
+      if (symbol && Bridge.is(symbol, S.FunctionSymbol)) {
+        kind = globals.IsAggregateFunction(symbol) ? "aggregate" : globals.IsBuiltInFunction(symbol) ? "scalar" : "user";
+      }
+      add("function", e.Name ? String(e.Name.SimpleName) : firstWord(e), e.TextStart, { class: cls, symbol: kind });
+    } else if (cls in KEYWORD_FUNCTIONS) {
+      add("function", KEYWORD_FUNCTIONS[cls], e.TextStart, { class: cls, symbol: "scalar" });
+    } else if (SCALAR_OPERATORS.some(c => isA(e, c)) && e.Operator) {
+      add("scalar_operator", String(e.Operator.Text), e.Operator.TextStart, { class: cls });
     }
   });
-  for (const [name, limit] of Object.entries(ARG_LIMITS)) {
-    if ((counts[name] || 0) > limit) {
-      problems.push(counts[name] + " " + ARG_OPERATORS[name] + " operators; Azure Resource Graph allows " + limit);
-    }
-  }
-  return problems;
+  return out;
 }
 
 const globals = {};
@@ -82,12 +161,13 @@ for (const [name, service] of Object.entries(input.services)) globals[name] = gl
 
 const out = [];
 for (const q of input.queries) {
-  const result = { name: q.name, diagnostics: [], columns: [], subset: [] };
+  const result = { name: q.name, diagnostics: [], columns: [], constructs: [] };
   const code = K.KustoCode.ParseAndAnalyze(q.text, globals[q.service]);
+  const starts = lineStarts(q.text);
   const diags = code.GetDiagnostics();
   for (let i = 0; i < diags.Count; i++) {
     const d = diags.getItem(i);
-    const [line, column] = lineCol(q.text, d.Start);
+    const [line, column] = lineCol(starts, d.Start);
     result.diagnostics.push({ severity: String(d.Severity), line: line, column: column, message: d.Message });
   }
   const rt = code.ResultType;
@@ -97,7 +177,7 @@ for (const q of input.queries) {
       result.columns.push([c.Name, c.Type ? c.Type.Name : "unknown"]);
     }
   }
-  if (input.services[q.service].subset === "arg") result.subset = argSubset(code);
+  result.constructs = constructs(code, q.text, globals[q.service]);
   out.push(result);
 }
 process.stdout.write(JSON.stringify(out));

@@ -11,6 +11,7 @@ where there is one, the line and the construct.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from reportgen.errors import QueryError
 from reportgen.kql import catalog, parser, subset
@@ -31,9 +32,11 @@ def check_queries(directory: Path | None = None) -> list[str]:
     try:
         queries = catalog.load_queries(root)
         tables = catalog.load_tables(root)
+        rules = subset.load_subset()
     except QueryError as exc:
         return [exc.one_line()]
     texts: list[tuple[str, str, str]] = []
+    sent: dict[str, str] = {}
     by_name: dict[str, Query] = {}
     seen_datasets = set()
     for query in queries:
@@ -52,6 +55,7 @@ def check_queries(directory: Path | None = None) -> list[str]:
             continue
         texts.append((query.name, query.service, text))
         by_name[query.name] = query
+        sent[query.name] = text
     for dataset in DATASETS:
         if dataset not in seen_datasets:
             problems.append(f"{root}: no query for dataset {dataset!r}")
@@ -59,20 +63,54 @@ def check_queries(directory: Path | None = None) -> list[str]:
         return problems
     for result in parser.run_parser(texts, tables):
         query = by_name[result["name"]]
+        position = file_position(query.text, sent[query.name])
         for diag in result["diagnostics"]:
-            problems.append(f"{query.path}: {_where(diag['line'])}, column {diag['column']}: "
+            problems.append(f"{query.path}: {subset.location(*position(diag['line'], diag['column']))}: "
                             f"{diag['severity'].lower()}: {diag['message']}")
         if query.service == "resource_graph":
-            problems.extend(f"{query.path}: {p}" for p in subset.problems(result, HEADER_LINES))
+            problems.extend(f"{query.path}: {p}"
+                            for p in subset.problems(result, HEADER_LINES, position=position, subset=rules))
         if result["diagnostics"]:
             continue
         problems.extend(compare_columns(query, result["columns"]))
     return problems
 
 
-def _where(line: int) -> str:
-    body_line = line - HEADER_LINES
-    return f"line {body_line}" if body_line >= 1 else "header"
+def file_position(body: str, text: str) -> Callable[[int, int], tuple[int, int]]:
+    """Map a (line, column) of the text sent to the query file's (line 0 or less: the header).
+
+    The text sent is the file's body after ``HEADER_LINES`` header lines, with each
+    placeholder replaced by its literal on the same line, so lines keep their numbers and
+    only columns after a placeholder move: a column in the unchanged start or end of the line
+    maps back exactly, one inside a literal maps to the start of its placeholder.
+    """
+    file_lines = body.split("\n")  # as check.js counts lines
+    sent_lines = text.split("\n")
+
+    def position(line: int, column: int) -> tuple[int, int]:
+        n = line - HEADER_LINES
+        if n < 1 or n > len(file_lines) or line > len(sent_lines):
+            return n, column
+        return n, _file_column(file_lines[n - 1], sent_lines[line - 1], column)
+    return position
+
+
+def _file_column(file_line: str, sent_line: str, column: int) -> int:
+    if file_line == sent_line:
+        return column
+    shortest = min(len(file_line), len(sent_line))
+    prefix = 0
+    while prefix < shortest and file_line[prefix] == sent_line[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < shortest - prefix and file_line[-1 - suffix] == sent_line[-1 - suffix]:
+        suffix += 1
+    offset = column - 1
+    if offset < prefix:
+        return column
+    if len(sent_line) - offset <= suffix:
+        return len(file_line) - (len(sent_line) - offset) + 1
+    return prefix + 1
 
 
 def compare_columns(query: Query, columns: list[list[str]]) -> list[str]:
