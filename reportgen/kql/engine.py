@@ -88,6 +88,23 @@ def records_table(records: Iterable[Mapping[str, Any]], columns: Mapping[str, st
     return pa.table({name: _arrow_column([r.get(name) for r in rows], kind) for name, kind in columns.items()})
 
 
+def conform(table: pa.Table, columns: Mapping[str, str]) -> pa.Table:
+    """An Arrow table of raw records with exactly the declared columns, in order, cast to their
+    Arrow types; columns it lacks are null. Dynamic columns hold JSON text."""
+    extra = [c for c in table.column_names if c not in columns]
+    if extra:
+        raise EngineError(f"record column {extra[0]!r} is not declared", hint="declare it in queries/tables.yaml")
+    arrays = {}
+    for col, kind in columns.items():
+        want = _ARROW_TYPES[kind]
+        if col in table.column_names:
+            arr = table[col]
+            arrays[col] = arr if arr.type == want else arr.cast(want)
+        else:
+            arrays[col] = pa.nulls(table.num_rows, type=want)
+    return pa.table(arrays)
+
+
 class RecordStore:
     """Raw records per table, queryable with KQL. ``tables``: name -> Arrow table of raw records.
 
@@ -102,6 +119,7 @@ class RecordStore:
         self.schemas = {name: dict(cols) for name, cols in schemas.items()}
         self.tables = {name: self._conform(name, tables.get(name)) for name in self.schemas}
         self._connections: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -113,18 +131,10 @@ class RecordStore:
         columns = self.schemas[name]
         if table is None:
             return pa.table({c: pa.array([], type=_ARROW_TYPES[k]) for c, k in columns.items()})
-        extra = [c for c in table.column_names if c not in columns]
-        if extra:
-            raise EngineError(f"table {name}: column {extra[0]!r} is not declared", hint="declare it in queries/tables.yaml")
-        arrays = {}
-        for col, kind in columns.items():
-            if col in table.column_names:
-                arr = table[col]
-                want = _ARROW_TYPES[kind]
-                arrays[col] = arr if arr.type == want else arr.cast(want)
-            else:
-                arrays[col] = pa.nulls(table.num_rows, type=_ARROW_TYPES[kind])
-        return pa.table(arrays)
+        try:
+            return conform(table, columns)
+        except EngineError as exc:
+            raise EngineError(f"table {name}: {exc.message}", hint=exc.hint) from None
 
     def rows(self, table: str) -> int:
         return self.tables[table].num_rows
@@ -169,12 +179,15 @@ class RecordStore:
         import duckdb
         import duckdb_kql
 
-        with self._lock:  # one DuckDB connection per scope, used by one thread at a time
+        key = scope.key()
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one DuckDB connection per scope, used by one thread at a time; scopes run in parallel
             con = self._connection(scope)
             try:
                 relation = duckdb_kql.kql(con, text)
                 dynamic = tuple(name for name, kind in zip(relation.columns, relation.types) if str(kind) == "JSON")
-                table = relation.arrow().read_all()
+                table = relation.to_arrow_table()
             except duckdb_kql.KqlError as exc:
                 raise EngineError(f"the embedded KQL engine cannot run this query: {_first_line(exc)}") from None
             except duckdb.Error as exc:

@@ -1,0 +1,630 @@
+"""One month of the sample tenant as raw Azure records: what Azure would hold at that as-of time.
+
+``MonthTenant(world, m)`` turns the estate and timeline of ``world.py`` into the rows of
+Resource Graph's ``resources``, ``resourcecontainers``, ``policyresources`` and
+``securityresources`` tables and of the workspace's continuous-export tables, each made by
+the record functions of ``records.py`` (which name the Microsoft source of every shape). The
+snapshot is then made from these records by the real query files, as from Azure.
+
+Around Microsoft's change of 31 July 2026: before it, every finding is both a legacy
+sub-assessment (one per CVE, with the Kubernetes context of every container running the
+image) and an individual recommendation (one per package and container, its CVEs in
+CvesDetails); after it, only the individual recommendations remain, the sub-assessment
+export stops, and the grouped assessment c609cf0f is gone from part of the estate.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from reportgen.collect.sample import catalogue as cat
+from reportgen.collect.sample import records as rec
+from reportgen.collect.sample.hashing import DAY, HOUR, US, frac, guids, hash64, messy, to_us, unique_sorted
+from reportgen.collect.sample.world import BEFORE, M_MIN, RETIREMENT_US, World
+from reportgen.kql.engine import conform, iso_time, records_table
+
+LA_RETENTION_DAYS = 60  # continuous-export history kept in the workspace
+RESOURCE_GRAPH_TABLES = ("resources", "resourcecontainers", "policyresources", "securityresources")
+LOG_ANALYTICS_TABLES = ("SecurityRecommendation", "SecurityNestedRecommendation")
+
+# Package ecosystems as vendors and package types (illustrative; Microsoft documents neither list).
+_VENDOR = {"debian": ("debian", "deb"), "ubuntu": ("canonical", "deb"), "alpine": ("alpine", "apk"),
+           "mariner": ("microsoft", "rpm"), "go": ("golang", "golang"), "java": ("maven", "maven"),
+           "python": ("pypi", "pypi"), "npm": ("npm", "npm"), "dotnet": ("nuget", "nuget")}
+_SEVERITY_RANK = {"Critical": 4, "High": 3, "Medium": 2, "Low": 1}
+_VECTORS = {"Critical": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "High": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H",
+            "Medium": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:L/I:L/A:L", "Low": "CVSS:3.1/AV:L/AC:H/PR:L/UI:N/S:U/C:L/I:N/A:N"}
+
+
+def _iso(us: int) -> str:
+    return iso_time(datetime.fromtimestamp(int(us) // US, tz=timezone.utc))
+
+
+def _vendor(platform: str) -> tuple[str, str]:
+    return _VENDOR.get(platform.split("-", 1)[0], (platform, platform))
+
+
+class MonthTenant:
+    """The raw records of month ``m`` of ``world`` (0 = its as-of month)."""
+
+    def __init__(self, world: World, m: int) -> None:
+        self.w = world
+        self.m = m
+        self.st = world.state(m)
+        self.tm = int(world.t(m))
+        self.alive = np.flatnonzero(world.created_us <= self.tm)
+        self.retired = world.assessment_retired(m)
+        self.assessed = np.flatnonzero((self.st.status != "") & ~self.retired)
+        self.tenant_id = world.tenant_id
+
+    # ------------------------------------------------------------------ the tables
+
+    def resource_graph(self, schemas: dict[str, dict[str, str]]) -> dict[str, pa.Table]:
+        tables = {
+            "resources": self.clusters(),
+            "resourcecontainers": self.containers(),
+            "policyresources": self.policy_states() + self.exemptions(),
+            "securityresources": self.assessments() + self.governance() + self.regulatory() + self.sub_assessments(),
+        }
+        out = {name: records_table(rows, schemas[name]) for name, rows in tables.items()}
+        out["securityresources"] = pa.concat_tables([
+            out["securityresources"], self.individual_recommendation_table(schemas["securityresources"])])
+        return out
+
+    def log_analytics(self, schemas: dict[str, dict[str, str]]) -> dict[str, pa.Table]:
+        recommendations, nested = self.history()
+        return {"SecurityRecommendation": records_table(recommendations, schemas["SecurityRecommendation"]),
+                "SecurityNestedRecommendation": records_table(nested, schemas["SecurityNestedRecommendation"])}
+
+    # ------------------------------------------------------------------ resources, containers
+
+    def clusters(self) -> list[dict]:
+        w = self.w
+        return [rec.managed_cluster(w.cl_id[i], tenant_id=self.tenant_id, subscription_id=w.cl_sub_id[i],
+                                    resource_group=w.cl_rg[i], location=w.cl_region[i], tags=w.cl_tags[i])
+                for i in self.alive]
+
+    def containers(self) -> list[dict]:
+        w = self.w
+        rows = [rec.subscription(s["id"], s["name"], tenant_id=self.tenant_id, tags=s["tags"]) for s in w.subs]
+        groups: dict[tuple[int, str], tuple[str, str, dict]] = {}   # (subscription, lower name) -> (name, location, tags)
+        for i in range(w.n):
+            key = (int(w.cl_sub[i]), w.cl_rg[i])
+            if (key[0], key[1].lower()) not in groups:
+                tags = {"app": w.cl_app[i], "environment": w.cl_env[i]}
+                owner = w.rg_owner.get(key)
+                if owner is not None:
+                    tags[w.rg_owner_key[key]] = owner
+                groups[(key[0], key[1].lower())] = (key[1], w.cl_region[i], tags)
+        extra = [(reg["sub"], reg["rg"], {"environment": "shared", "app": "container-registry"}) for reg in w.registries]
+        extra.append((*w.legacy_rg, {"environment": "prod", "app": "legacy-aks", "decommission": "2026-Q4"}))
+        extra += [(e["sub"], e["rg"], {"environment": "shared"}) for e in w.exemptions if e.get("extra")]
+        for si, rg, tags in extra:
+            groups.setdefault((si, rg.lower()), (rg, w.subs[si]["regions"][0], tags))
+        for (si, _), (name, location, tags) in sorted(groups.items()):
+            rows.append(rec.resource_group(w.subs[si]["id"], name, tenant_id=self.tenant_id, location=location,
+                                           tags=tags))
+        for i in self.alive:   # the node resource group AKS creates for every cluster
+            name = f"MC_{w.cl_rg[i]}_{w.cl_name[i]}_{w.cl_region[i]}"
+            rows.append(rec.resource_group(w.cl_sub_id[i], name, tenant_id=self.tenant_id, location=w.cl_region[i],
+                                           tags={"aks-managed-cluster-name": w.cl_name[i],
+                                                 "aks-managed-cluster-rg": w.cl_rg[i]}))
+        return rows
+
+    # ------------------------------------------------------------------ policyresources
+
+    def _active_exemptions(self) -> dict[str, list[dict]]:
+        active: dict[str, list[dict]] = {}
+        for e in self.w.exemptions:
+            created = e["created"] if e["created"] != BEFORE else np.iinfo(np.int64).min
+            if created <= self.tm and (e["expires"] is None or e["expires"] > self.tm):
+                active.setdefault(e["policy"], []).append(e)
+        return active
+
+    def policy_states(self) -> list[dict]:
+        w, m, st = self.w, self.m, self.st
+        active = self._active_exemptions()
+
+        def exempted(policy: str, scope: str) -> bool:
+            scope = scope.lower()
+            return any(scope == e["scope"].lower() or scope.startswith(e["scope"].lower() + "/")
+                       for e in active.get(policy, ()))
+
+        rows: list[dict] = []
+
+        def add(rid: str, sub: int, rg: str, location: str, rtype: str, state: str, policy: tuple, ts: int, n: int) -> None:
+            sid = w.subs[sub]["id"]
+            rows.append(rec.policy_state(
+                name=hashlib.sha1(f"{w.seed}|{rid}|{n}".encode()).hexdigest(), resource_id=rid, resource_type=rtype,
+                resource_location=location, tenant_id=self.tenant_id, subscription_id=sid, resource_group=rg,
+                compliance_state=state,
+                assignment_id=f"/subscriptions/{sid}/providers/microsoft.authorization/policyassignments/"
+                              f"{cat.ASSIGNMENT_NAME.lower()}",
+                assignment_name=cat.ASSIGNMENT_NAME, definition_id=policy[0], reference_id=policy[1],
+                group_names=policy[2], set_definition_id=cat.POLICY_SET_ID, timestamp=_iso(ts)))
+
+        main = (cat.POLICY_DEFINITION_ID, cat.POLICY_REFERENCE_ID, cat.POLICY_GROUPS)
+        dprof = cat.OTHER_POLICIES[cat.DEFENDER_PROFILE_POLICY]
+        addon = cat.OTHER_POLICIES[cat.POLICY_ADDON_POLICY]
+        ts = self.tm - ((2 + frac(w._h("policy-ts", np.arange(w.n), m)) * 18) * HOUR).astype(np.int64)
+        addon_ok = frac(w._h("addon", np.arange(w.n))) < 0.85
+        rtype = "Microsoft.ContainerService/managedClusters"
+        for c in self.alive:
+            rid, sub, rg, loc = w.cl_lower[c], int(w.cl_sub[c]), w.cl_rg_lower[c], w.cl_region[c]
+            status = st.status[c]
+            if exempted("main", w.cl_id[c]):
+                state = "Exempt"
+            elif status in ("Healthy", "NotApplicable"):
+                state = "Compliant"
+            else:
+                state = "NonCompliant"
+            add(rid, sub, rg, loc, rtype, state, main, int(ts[c]), 0)
+            dstate = "Exempt" if exempted("defender", w.cl_id[c]) else ("Compliant" if status else "NonCompliant")
+            add(rid, sub, rg, loc, rtype, dstate, dprof, int(ts[c]), 1)
+            if exempted("addon", w.cl_id[c]):
+                astate = "Exempt"
+            elif c == w.addon_exempt:
+                astate = "NonCompliant"
+            else:
+                astate = "Compliant" if addon_ok[c] else "NonCompliant"
+            add(rid, sub, rg, loc, rtype, astate, addon, int(ts[c]), 2)
+        regp = cat.OTHER_POLICIES[cat.REGISTRY_POLICY]
+        for j, reg in enumerate(w.registries):
+            state = "Exempt" if exempted("registry", reg["id"]) else "NonCompliant"
+            add(reg["id"].lower(), reg["sub"], reg["rg"].lower(), w.subs[reg["sub"]]["regions"][0],
+                "Microsoft.ContainerRegistry/registries", state, regp, int(self.tm - (5 + j) * HOUR), 3)
+        return rows
+
+    def exemptions(self) -> list[dict]:
+        w = self.w
+        rows = []
+        for e in w.exemptions:
+            if e["created"] != BEFORE and e["created"] > self.tm:
+                continue
+            rows.append(rec.policy_exemption(
+                scope=e["scope"], name=e["name"], tenant_id=self.tenant_id, subscription_id=w.subs[e["sub"]]["id"],
+                resource_group=e["rg"], assignment_id=e["assignment"], reference_ids=e["refs"], category=e["category"],
+                display_name=e["display"], description=e["desc"],
+                expires_on=None if e["expires"] is None else _iso(e["expires"]), metadata=e.get("metadata")))
+        return rows
+
+    # ------------------------------------------------------------------ securityresources
+
+    def assessments(self) -> list[dict]:
+        w, st = self.w, self.st
+        idx = self.assessed
+        change = np.minimum(w._status_change(idx, self.m), self.tm) if len(idx) else idx
+        return [rec.assessment(
+            resource_id=w.cl_assess_rid[c], key=cat.ASSESSMENT_KEY, tenant_id=self.tenant_id,
+            subscription_id=w.cl_sub_id[c], resource_group=w.cl_rg_lower[c], status_code=st.status[c],
+            status_cause="Exempt" if st.status[c] == "NotApplicable" else "",
+            first_evaluation=_iso(w.assessed_us[c]), status_change=_iso(change[i]),
+            display_name=cat.POLICY_DISPLAY_NAME, severity="High", policy_definition_id=cat.POLICY_DEFINITION_ID)
+            for i, c in enumerate(idx)]
+
+    def governance(self) -> list[dict]:
+        """Governance assignments live under their assessment: none where c609cf0f is gone."""
+        w = self.w
+        idx = np.array([c for c in self.assessed if w.gov[c] and w.gov_created[c] <= self.tm], dtype=np.int64)
+        if not len(idx):
+            return []
+        lower = frac(w._h("gov-case", idx)) < 0.3
+        owners = [messy(cat.UNITS[w.cl_unit[c]].champion, float(x))
+                  for c, x in zip(idx, frac(w._h("gov-owner", idx)))]
+        ids = guids(w._h("gov-guid", idx, 1), w._h("gov-guid", idx, 2))
+        rows = []
+        for j, c in enumerate(idx):
+            assessment_id = w.cl_assess_id[c]
+            rows.append(rec.governance_assignment(
+                assessment_id=assessment_id.lower() if lower[j] else assessment_id, guid=ids[j],
+                tenant_id=self.tenant_id, subscription_id=w.cl_sub_id[c], resource_group=w.cl_rg_lower[c],
+                owner=owners[j], due=_iso(w.gov_due[c]), grace=bool(w.gov_grace[c])))
+            rows[-1]["id"] = f"{assessment_id}/governanceAssignments/{ids[j]}"
+        return rows
+
+    def regulatory(self) -> list[dict]:
+        w, st = self.w, self.st
+        rows = []
+        for si, s in enumerate(w.subs):
+            sel = w.cl_sub == si
+            passed = int(((st.status == "Healthy") & sel).sum())
+            failed = int(((st.status == "Unhealthy") & sel).sum())
+            skipped = int(((st.status == "NotApplicable") & sel).sum())
+            if passed + failed + skipped == 0:
+                continue
+            state = "Failed" if failed else ("Passed" if passed else "Skipped")
+            for control in cat.CONTROLS:
+                rows.append(rec.regulatory_assessment(
+                    subscription_id=s["id"], standard=cat.STANDARD, control=control, key=cat.ASSESSMENT_KEY,
+                    tenant_id=self.tenant_id, state=state, passed=passed, failed=failed, skipped=skipped,
+                    description=cat.POLICY_DISPLAY_NAME))
+        return rows
+
+    # ------------------------------------------------------------------ findings: the two models
+
+    def _finding_columns(self) -> dict[str, np.ndarray]:
+        """Per alive finding of the month: cluster, repository, CVE, digest row and first evaluation."""
+        w, st = self.w, self.st
+        d, v, variant = st.d, st.v, st.variant
+        c = w.dep_cluster[d]
+        r = w.dep_repo[d]
+        cve = w.var_cve[variant]
+        # Defender's first evaluation of the package on the container: when the vulnerable
+        # version was released, the deployment started, the cluster was first assessed and the
+        # CVE was published, whichever came last.
+        intro_month = np.clip(w.rel[r, np.minimum(w.rc_a[st.cand], w.vmax - 1)], M_MIN, 0)
+        intro = w.t(intro_month - 1)
+        start = w.t(np.clip(w.dep_start[d], M_MIN, 0) - 1)
+        detect = w.t(np.clip(w.rc_det[st.cand], M_MIN, 0) - 1)
+        first = np.maximum.reduce([intro, start, detect, w.assessed_us[c], w.cve_pub[cve] + 2 * DAY])
+        first = np.minimum(first, self.tm - HOUR)
+        return {"c": c, "r": r, "cve": cve, "rv": w.rv_start[r] + v, "first": first}
+
+    def individual_recommendations(self) -> list[dict]:
+        """One record per (container, package) of every alive finding, its CVEs in CvesDetails."""
+        return [rec.individual_recommendation(**fields) for fields in self._recommendation_fields()]
+
+    def individual_recommendation_table(self, columns: dict[str, str]) -> pa.Table:
+        """The same records as ``individual_recommendations``, built column-wise as JSON text.
+
+        A large tenant holds about a million of them; building each as nested dicts and
+        serialising it costs minutes. Every distinct value is escaped once, then Arrow joins
+        the pieces. ``tests/collect/test_sample.py`` checks the result equals the records above."""
+        w = self.w
+        g = self._recommendation_groups()
+        if g is None:
+            return conform(pa.table({"id": pa.array([], pa.string())}), columns)
+        q = rec.quote
+        # per distinct set of CVE variants: the package's fields, escaped once
+        sigs, sig_first, sig_of_group = np.unique(g["sig"], return_index=True, return_inverse=True)
+        package_fields = []
+        for i in sig_first.tolist():
+            key = g["variants"][i]
+            vendor, ptype = _vendor(w.var_platform[key[0]])
+            software = w.var_pkg[key[0]]
+            package_fields.append((
+                q("[" + ",".join(self._cve_fragments()[x] for x in key) + "]"), q(vendor), q(ptype),
+                q(max((w.var_fixed[x] for x in key if w.var_fixed[x]), default="")),
+                q(max((w.cve_sev[w.var_cve[x]] for x in key), key=lambda s: _SEVERITY_RANK.get(s, 0))),
+                q(software), q(w.var_ver[key[0]]), q(f"{software} in running container images should be updated")))
+        # one row per container of the group's deployment
+        counts = g["containers"]
+        row_group = np.repeat(np.arange(len(counts)), counts)
+        k = np.arange(len(row_group)) - np.repeat(np.cumsum(counts) - counts, counts)
+        dep = g["dep"][row_group]
+        c = w.dep_cluster[dep]
+        exempt = g["exempt"][row_group]
+
+        def column(values, index) -> pa.Array:   # distinct values, taken per row in Arrow (no per-row Python)
+            return pa.array(list(values), pa.string()).take(pa.array(index, pa.int64()))
+
+        sig_rows = sig_of_group[row_group]
+        cves_a, vendor_a, ptype_a, fixed_a, sev_a, software_a, version_a, display_a = (
+            column(f, sig_rows) for f in zip(*package_fields))
+        entity_ids, entity_index = self._entity_ids_flat()
+        entity_a = column(entity_ids, entity_index[dep] + k)
+        details_a = self._details_quoted(dep, k, g["rv"][row_group])
+        first_u, first_of_group = np.unique(g["first"], return_inverse=True)
+        fe_a = column((q(_iso(v)) for v in first_u.tolist()), first_of_group[row_group])
+        scan = self.tm - ((1 + frac(w._h("scan", np.arange(w.n), self.m)) * 29) * HOUR).astype(np.int64)
+        change_a = pc.if_else(pa.array(exempt), column((q(_iso(v)) for v in scan.tolist()), c), fe_a)
+        names_a = column(self._recommendation_names(), g["pkg"][row_group])
+        status_a = pc.if_else(pa.array(exempt), ',"cause":"Exempt","description":"Exempt"}', "}")
+        code_a = pc.if_else(pa.array(exempt), '"NotApplicable"', '"Unhealthy"')
+        pieces = [
+            '{"resourceDetails":{"Source":"Azure","Id":"', entity_a,
+            '","ResourceType":"K8s-container","ResourceProvider":"Microsoft.Security"},"displayName":', display_a,
+            ',"status":{"code":', code_a, ',"firstEvaluationDate":', fe_a, ',"statusChangeDate":', change_a, status_a,
+            ',"metadata":{"displayName":', display_a, ',"assessmentType":"BuiltIn","severity":', sev_a,
+            ',"recommendationCategory":"SoftwareUpdate","categories":["Container"]},"additionalData":{"SoftwareName":',
+            software_a, ',"SoftwareVendor":', vendor_a, ',"PackageType":', ptype_a, ',"FixedVersion":', fixed_a,
+            ',"DetectedSoftwareVersions":[', version_a, '],"CvesDetails":', cves_a, '},"resourceAdditionalData":',
+            details_a, "}"]
+        properties = pc.binary_join_element_wise(*pieces, "")
+        ids = pc.binary_join_element_wise(entity_a, "/providers/Microsoft.Security/assessments/", names_a, "")
+        n = len(row_group)
+        constant = lambda value: pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))  # noqa: E731
+        table = pa.table({
+            "id": ids, "name": names_a, "type": constant(rec.ASSESSMENT), "tenantId": constant(self.tenant_id),
+            "kind": constant(""), "location": constant(""), "resourceGroup": column(w.cl_rg_lower, c),
+            "subscriptionId": column(w.cl_sub_id, c), "managedBy": constant(""), "properties": properties})
+        return conform(table, columns)
+
+    def _entity_ids_flat(self) -> tuple[list[str], np.ndarray]:
+        """Every (deployment, container) entity id, with the offset of each deployment's first one."""
+        w = self.w
+        lists = self._entity_ids()
+        offsets = np.concatenate([[0], np.cumsum([len(x) for x in lists])[:-1]]).astype(np.int64)
+        flat = [f"{w.cl_find_rid[w.dep_cluster[d]]}/securityentitydata/{e}" for d, ids in enumerate(lists) for e in ids]
+        return flat, offsets
+
+    def _details_quoted(self, dep: np.ndarray, k: np.ndarray, rv: np.ndarray) -> pa.Array:
+        """resourceAdditionalData (a JSON string inside properties) per row, escaped, built once per distinct value."""
+        w = self.w
+        workloads = self._workload_lists()
+        key = (dep.astype(np.int64) * 64 + k) * (len(w.rv_digest) + 1) + rv
+        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        out = []
+        for i in first.tolist():
+            d, kk, v = int(dep[i]), int(k[i]), int(rv[i])
+            r = int(w.dep_repo[d])
+            wl = workloads[d][kk]
+            uri = f"{w.repo_registry[r]}/{w.repo_name[r]}:{json.loads(w.rv_tags[v])[0]}@{w.rv_digest[v]}"
+            out.append(rec.quote(rec.compact(rec.workload_details(
+                cluster_name=w.cl_name[w.dep_cluster[d]], namespace=wl["namespace"], container=wl["container"],
+                controller_kind=wl["kind"], controller_name=wl["name"], image_uri=uri))))
+        return pa.array(out, pa.string()).take(pa.array(inverse, pa.int64()))
+
+    def _recommendation_groups(self) -> dict[str, Any] | None:
+        """The month's findings grouped by (deployment, package): one individual recommendation per
+        container of the deployment. ``sig`` identifies a group's set of CVE variants."""
+        w, st = self.w, self.st
+        if not len(st.key):
+            return None
+        f = self._finding_columns()
+        pkg = w.var_pkg_id[st.variant]
+        order = np.lexsort((w.cve_id[f["cve"]].astype(str), pkg, st.d))
+        d, pkg_o, variant = st.d[order], pkg[order], st.variant[order]
+        starts = np.flatnonzero(np.r_[True, (d[1:] != d[:-1]) | (pkg_o[1:] != pkg_o[:-1])])
+        with np.errstate(over="ignore"):
+            sig = np.add.reduceat(hash64(7, variant.astype(np.int64)), starts)
+        groups = np.split(variant, starts[1:])
+        lists = self._workload_lists()
+        dep = d[starts]
+        return {"dep": dep, "pkg": pkg_o[starts], "sig": sig, "variants": [tuple(x.tolist()) for x in groups],
+                "first": np.minimum.reduceat(f["first"][order], starts),
+                "rv": w.rv_start[w.dep_repo[dep]] + st.v[order][starts], "exempt": st.exempt[order][starts],
+                "containers": np.array([len(lists[x]) for x in dep.tolist()], dtype=np.int64)}
+
+    def _recommendation_fields(self) -> Iterator[dict]:
+        """The fields of every individual recommendation of the month (see records.individual_recommendation)."""
+        w, st = self.w, self.st
+        if not len(st.key):
+            return
+        f = self._finding_columns()
+        pkg = w.var_pkg_id[st.variant]
+        order = np.lexsort((w.cve_id[f["cve"]].astype(str), pkg, st.d))
+        d, pkg_o, variant = st.d[order], pkg[order], st.variant[order]
+        bounds = np.flatnonzero(np.r_[True, (d[1:] != d[:-1]) | (pkg_o[1:] != pkg_o[:-1]), True])
+        starts = bounds[:-1]
+        first = np.minimum.reduceat(f["first"][order], starts)   # the package's earliest CVE on the container
+        dep_l = d[starts].tolist()
+        cluster_l = w.dep_cluster[d[starts]].tolist()
+        repo_l = w.dep_repo[d[starts]].tolist()
+        rv_l = (w.rv_start[w.dep_repo[d[starts]]] + st.v[order][starts]).tolist()
+        exempt_l = st.exempt[order][starts].tolist()
+        pkg_l = pkg_o[starts].tolist()
+        first_l = first.tolist()
+        groups = np.split(variant, starts[1:])
+        fragments = self._cve_fragments()
+        workloads = self._workload_lists()
+        entities, names = self._entity_ids(), self._recommendation_names()
+        scan = (self.tm - ((1 + frac(w._h("scan", np.arange(w.n), self.m)) * 29) * HOUR).astype(np.int64)).tolist()
+        cluster_ids, sub_ids, rgs, cluster_names = (list(x) for x in (w.cl_find_rid, w.cl_sub_id, w.cl_rg_lower,
+                                                                      w.cl_name))
+        iso = functools.lru_cache(maxsize=None)(_iso)
+        cves_cache: dict[tuple, tuple] = {}
+        details_cache: dict[tuple, str] = {}
+        for i, dep in enumerate(dep_l):
+            c, r, rv = cluster_l[i], repo_l[i], rv_l[i]
+            key = tuple(groups[i].tolist())
+            package = cves_cache.get(key)
+            if package is None:
+                vendor, ptype = _vendor(w.var_platform[key[0]])
+                software = w.var_pkg[key[0]]
+                package = cves_cache[key] = (
+                    "[" + ",".join(fragments[x] for x in key) + "]", vendor, ptype,
+                    max((w.var_fixed[x] for x in key if w.var_fixed[x]), default=""),
+                    max((w.cve_sev[w.var_cve[x]] for x in key), key=lambda s: _SEVERITY_RANK.get(s, 0)),
+                    software, w.var_ver[key[0]], f"{software} in running container images should be updated")
+            cves, vendor, ptype, fixed, severity, software, version, display = package
+            is_exempt = exempt_l[i]
+            fe = iso(first_l[i])
+            name = names[pkg_l[i]]
+            for k, wl in enumerate(workloads[dep]):
+                details = details_cache.get((dep, k, rv))
+                if details is None:
+                    uri = f"{w.repo_registry[r]}/{w.repo_name[r]}:{json.loads(w.rv_tags[rv])[0]}@{w.rv_digest[rv]}"
+                    details = details_cache[(dep, k, rv)] = rec.compact(rec.workload_details(
+                        cluster_name=cluster_names[c], namespace=wl["namespace"], container=wl["container"],
+                        controller_kind=wl["kind"], controller_name=wl["name"], image_uri=uri))
+                yield dict(cluster_id=cluster_ids[c], entity=entities[dep][k], name=name, tenant_id=self.tenant_id,
+                           subscription_id=sub_ids[c], resource_group=rgs[c], display_name=display,
+                           severity=severity, status_code="NotApplicable" if is_exempt else "Unhealthy",
+                           status_cause="Exempt" if is_exempt else "", first_evaluation=fe,
+                           status_change=iso(scan[c]) if is_exempt else fe, software=software, vendor=vendor,
+                           package_type=ptype, fixed_version=fixed, detected_versions=(version,), cves_details=cves,
+                           resource_additional_data=details)
+
+    def _cve_fragments(self) -> list[str]:
+        """Each catalogue variant's CvesDetails element as compact JSON text (built once per world)."""
+        w = self.w
+        if getattr(w, "_cve_fragments", None) is None:
+            out = []
+            for x in range(w.n_var):
+                ci = int(w.var_cve[x])
+                sev = w.cve_sev[ci]
+                out.append(rec.compact(rec.cve_detail(
+                    cve_id=w.cve_id[ci], severity=sev, cvss=float(w.cve_cvss[ci]), vector=_VECTORS.get(sev, ""),
+                    published=_iso(int(w.cve_pub[ci])), exploit_published=bool(w.cve_exploit[ci]),
+                    exploit_verified=False, in_exploit_kit=False,
+                    fix_status=w.var_status[x], fixed_version=w.var_fixed[x], description=w.cve_title[ci])))
+            w._cve_fragments = out
+        return w._cve_fragments
+
+    def _entity_ids(self) -> list[list[str]]:
+        """Per deployment and container: the Defender entity id of the running container (built once)."""
+        w = self.w
+        if getattr(w, "_entities", None) is None:
+            lists = self._workload_lists()
+            dep = np.repeat(np.arange(len(lists)), [len(x) for x in lists])
+            k = np.concatenate([np.arange(len(x)) for x in lists]) if lists else np.zeros(0, dtype=np.int64)
+            flat = guids(w._h("entity", dep, k, 1), w._h("entity", dep, k, 2)) if len(dep) else []
+            out, i = [], 0
+            for x in lists:
+                out.append(list(flat[i:i + len(x)]))
+                i += len(x)
+            w._entities = out
+        return w._entities
+
+    def _recommendation_names(self) -> list[str]:
+        """Per package name: the assessment name of its individual recommendation (built once)."""
+        w = self.w
+        if getattr(w, "_recommendation_names", None) is None:
+            ids = np.arange(len(w.pkg_names))
+            w._recommendation_names = list(guids(w._h("recommendation", ids, 1), w._h("recommendation", ids, 2)))
+        return w._recommendation_names
+
+    def _workload_lists(self) -> list[list[dict]]:
+        w = self.w
+        if getattr(w, "_workload_lists", None) is None:
+            parsed: dict[str, list[dict]] = {}
+            w._workload_lists = [parsed.setdefault(text, json.loads(text)) for text in w.dep_wl]
+        return w._workload_lists
+
+    def sub_assessments(self) -> list[dict]:
+        """The legacy model: one sub-assessment per finding, only before the retirement."""
+        w, st = self.w, self.st
+        if not w.legacy_available(self.m) or not len(st.key):
+            return []
+        f = self._finding_columns()
+        keep = ~self.retired[f["c"]]
+        workloads = self._workload_lists()
+        ids = guids(w._h("sub-guid", st.key, 1), w._h("sub-guid", st.key, 2))
+        scan = self.tm - ((1 + frac(w._h("scan", np.arange(w.n), self.m)) * 29) * HOUR).astype(np.int64)
+        rows = []
+        for i in np.flatnonzero(keep):
+            c, r, cve, rv = int(f["c"][i]), int(f["r"][i]), int(f["cve"][i]), int(f["rv"][i])
+            x = int(st.variant[i])
+            exempt = bool(st.exempt[i])
+            rows.append(rec.sub_assessment(
+                assessment_id=w.cl_assess_id[c], guid=ids[i], tenant_id=self.tenant_id,
+                subscription_id=w.cl_sub_id[c], resource_group=w.cl_rg_lower[c], cluster_id=w.cl_find_rid[c],
+                cve_id=w.cve_id[cve], title=w.cve_title[cve], severity=w.cve_sev[cve], cvss=float(w.cve_cvss[cve]),
+                published=_iso(int(w.cve_pub[cve])), exploitable=bool(w.cve_exploit[cve]),
+                status_code="NotApplicable" if exempt else "Unhealthy", status_cause="Exempt" if exempt else "",
+                time_generated=_iso(int(scan[c])), registry=w.repo_registry[r], repository=w.repo_name[r],
+                digest=w.rv_digest[rv], tags=json.loads(w.rv_tags[rv]), package=w.var_pkg[x],
+                version=w.var_ver[x], fixed_version=w.var_fixed[x], fix_status=w.var_status[x],
+                os_platform="linux", os_version=w.repo_osver[r], workloads=workloads[int(st.d[i])]))
+        return rows
+
+    # ------------------------------------------------------------------ Log Analytics continuous export
+
+    def history(self) -> tuple[list[dict], list[dict]]:
+        """SecurityRecommendation rows of c609cf0f and SecurityNestedRecommendation rows of its
+        sub-assessments over the workspace's retention: weekly snapshots (Sundays) and streamed changes."""
+        w, m = self.w, self.m
+        tm = self.tm
+        w0 = tm - LA_RETENTION_DAYS * DAY
+        s0_day = datetime.fromtimestamp(w0 // US, tz=timezone.utc).date()
+        s0_day += timedelta(days=(6 - s0_day.weekday()) % 7)   # weekly export runs on Sundays
+        s0 = to_us(datetime(s0_day.year, s0_day.month, s0_day.day, 3, 0, 0))
+        if s0 < w0:
+            s0 += 7 * DAY
+        ma = m
+        while w.t(ma - 1) >= s0:
+            ma -= 1
+        months = list(range(ma - 1, m + 1))
+        states = [w.state(i) for i in months]
+        sub_minute = (frac(w._h("export-minute", np.arange(len(w.subs)))) * 50).astype(np.int64) * 60 * US
+        bare = frac(w._h("bare-recommendation-id", np.arange(w.n))) < 0.15   # RecommendationId as a bare key
+
+        # ---- findings (sub-assessment export: stops at the retirement)
+        keys = unique_sorted(np.concatenate([s.key for s in states]))
+        present = np.zeros((len(keys), len(months)), dtype=bool)
+        for j, s in enumerate(states):
+            pos = np.minimum(np.searchsorted(s.key, keys), max(len(s.key) - 1, 0))
+            present[:, j] = (s.key[pos] == keys) if len(s.key) else False
+        d, _, variant = w._unkey(keys)
+        exempt = w._exempt(d, variant)
+        at_s0 = present[:, 0].copy()
+        flips_a = present[:, 1] != present[:, 0]
+        t_a = np.zeros(len(keys), dtype=np.int64)
+        if flips_a.any():
+            t_a[flips_a] = w._finding_time(keys[flips_a], ma, states[0], states[1])
+        at_s0 = np.where(flips_a & (t_a <= s0), present[:, 1], at_s0)
+        ev_key, ev_time, ev_state, ev_snap = [keys[at_s0]], [np.full(int(at_s0.sum()), s0)], \
+            [np.where(exempt[at_s0], "NotApplicable", "Unhealthy")], [np.ones(int(at_s0.sum()), dtype=bool)]
+        for j in range(1, len(months)):
+            flips = present[:, j] != present[:, j - 1]
+            if not flips.any():
+                continue
+            t = t_a[flips] if j == 1 else w._finding_time(keys[flips], months[j], states[j - 1], states[j])
+            keep = (t > s0) & (t <= tm)
+            fk = keys[flips][keep]
+            now = present[flips, j][keep]
+            ev_key.append(fk)
+            ev_time.append(t[keep])
+            ev_state.append(np.where(now, np.where(exempt[flips][keep], "NotApplicable", "Unhealthy"), "Healthy"))
+            ev_snap.append(np.zeros(len(fk), dtype=bool))
+        fk = np.concatenate(ev_key)
+        ft = np.concatenate(ev_time)
+        fs = np.concatenate(ev_state).astype(object)
+        fsnap = np.concatenate(ev_snap)
+        fd, fv, fvar = w._unkey(fk)
+        fc = w.dep_cluster[fd]
+        ft = np.where(fsnap, ft + sub_minute[w.cl_sub[fc]], ft)
+        live = ft < RETIREMENT_US
+        order = np.lexsort((fk, ft))
+        order = order[live[order]]
+        nested = []
+        ids = guids(w._h("sub-guid", fk, 1), w._h("sub-guid", fk, 2)) if len(fk) else []
+        for i in order:
+            c = int(fc[i])
+            rv = w.rv_start[w.dep_repo[fd[i]]] + fv[i]
+            assessment_id = w.cl_assess_id[c]
+            cve = w.var_cve[fvar[i]]
+            nested.append(rec.security_nested_recommendation(
+                time=_iso(int(ft[i])), tenant_id=self.tenant_id, assessed_resource_id=w.cl_find_rid[c],
+                id=f"{assessment_id}/subassessments/{ids[i]}",
+                parent_id=cat.ASSESSMENT_KEY if bare[c] else assessment_id, cve_id=w.cve_id[cve], state=fs[i],
+                severity=w.cve_sev[cve], snapshot=bool(fsnap[i]), digest=w.rv_digest[rv],
+                repository=w.repo_name[w.dep_repo[fd[i]]], package=w.var_pkg[fvar[i]],
+                subscription_id=w.cl_sub_id[c]))
+
+        # ---- clusters: weekly snapshots and streamed status changes of c609cf0f
+        status = np.stack([s.status for s in states], axis=1)        # clusters x months
+        retired = np.stack([w.assessment_retired(i) for i in months], axis=1)
+        change_t = np.zeros(status.shape, dtype=np.int64)
+        all_c = np.arange(w.n)
+        for j in range(1, len(months)):
+            change_t[:, j] = w._cluster_time(all_c, months[j])
+        rows_t, rows_c, rows_s, rows_snap = [], [], [], []
+        month_times = [int(w.t(i)) for i in months]
+        for ts in np.arange(s0, tm + 1, 7 * DAY, dtype=np.int64):
+            j = int(np.searchsorted(month_times, ts))   # month whose interval holds ts
+            j = min(max(j, 1), len(months) - 1)
+            st_now = np.where(change_t[:, j] <= ts, status[:, j], status[:, j - 1])
+            sel = (st_now != "") & ~retired[:, j]
+            rows_t.append(np.full(int(sel.sum()), ts) + sub_minute[w.cl_sub[sel]])
+            rows_c.append(all_c[sel])
+            rows_s.append(st_now[sel])
+            rows_snap.append(np.ones(int(sel.sum()), dtype=bool))
+        for j in range(1, len(months)):
+            ch = (status[:, j] != status[:, j - 1]) & (status[:, j] != "") & ~retired[:, j]
+            ch &= (change_t[:, j] > s0) & (change_t[:, j] <= tm)
+            rows_t.append(change_t[ch, j])
+            rows_c.append(all_c[ch])
+            rows_s.append(status[ch, j])
+            rows_snap.append(np.zeros(int(ch.sum()), dtype=bool))
+        at = np.concatenate(rows_t).astype(np.int64)
+        ac = np.concatenate(rows_c).astype(np.int64)
+        ast = np.concatenate(rows_s).astype(object)
+        asnap = np.concatenate(rows_snap)
+        order = np.lexsort((ac, at))
+        recommendations = [rec.security_recommendation(
+            time=_iso(int(at[i])), tenant_id=self.tenant_id, assessed_resource_id=w.cl_assess_rid[ac[i]],
+            recommendation_id=cat.ASSESSMENT_KEY if bare[ac[i]] else w.cl_assess_id[ac[i]], key=cat.ASSESSMENT_KEY,
+            display_name=cat.POLICY_DISPLAY_NAME, state=ast[i], severity="High", snapshot=bool(asnap[i]),
+            subscription_id=w.cl_sub_id[ac[i]]) for i in order]
+        return recommendations, nested
+
