@@ -162,7 +162,7 @@ def test_snapshot_dataset_hashes_are_rechecked_even_with_a_consistent_manifest(p
 def test_query_text_hashes_and_snapshot_fingerprint_are_rechecked(pack):
     meta_path = pack / "snapshot/snapshot.json"
     meta = json.loads(meta_path.read_text())
-    (pack / "snapshot/queries").mkdir()
+    (pack / "snapshot/queries").mkdir(exist_ok=True)  # the sample may already carry query texts
     (pack / "snapshot/queries/findings.kql").write_text("// dataset: findings\nchanged\n")
     meta["datasets"]["findings"]["query_sha256"] = hashlib.sha256(b"// dataset: findings\noriginal\n").hexdigest()
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
