@@ -200,6 +200,8 @@ class _Builder:
                       _p("subscription-id", row.subscriptionId), _p("resource-group", row.resourceGroup),
                       _p("location", row.location), _p("owner", row.owner), _p("owner-source", row.ownerSource),
                       _p("policy-state", row.policyState), _p("assessment-status", row.assessmentStatus),
+                      _p("derived-verdict", row.derivedVerdict),
+                      _p("findings-without-assessment", bool(row.findingsWithoutAssessment)),
                       _p("open-findings", int(row.openFindings)), _p("overdue-findings", int(row.overdue))],
             "responsible-parties": [{"role-id": ASSET_OWNER, "party-uuids": [self.owner_uuid[str(row.owner)]]}],
         })
@@ -253,12 +255,12 @@ class _Builder:
         return _compact({
             "uuid": self.uuid("observation", cid),
             "title": _line(f"{c.id} {c.control.title}: Azure Policy state of every AKS cluster"),
-            "description": (f"{_clean(c.control.evidence)} Result: {c.status}, {c.compliance_pct:.2f}% compliant "
+            "description": (f"{_clean(c.control.evidence)} Result: {c.status}, {_figure(c)} "
                             f"({c.compliant} compliant, {c.exempt} exempt, {c.non_compliant} non-compliant, "
                             f"{c.conflict} conflict, {c.other} other, of {c.resources} clusters evaluated). "
                             f"Defender's regulatory-compliance state for {c.control.defender_control}: "
-                            f"{c.defender.state}."),
-            "props": [_p("control-id", cid), _p("status", c.status), _p("compliance-pct", f"{c.compliance_pct:.2f}"),
+                            f"{c.defender.state}." + self.assessment_gap_text()),
+            "props": [_p("control-id", cid), _p("status", c.status), _p("compliance-pct", _pct(c.compliance_pct)),
                       _p("resources", c.resources), _p("compliant", c.compliant),
                       _p("non-compliant", c.non_compliant), _p("exempt", c.exempt), _p("conflict", c.conflict),
                       _p("policy-group", c.control.policy_group),
@@ -316,17 +318,23 @@ class _Builder:
         reason = "pass" if satisfied else ("fail" if c.status == "Failed" else "other")
         return _compact({
             "uuid": self.uuid("finding", cid),
-            "title": _line(f"{c.id} {c.control.title}: {'satisfied' if satisfied else 'not satisfied'}"),
-            "description": (f"{c.id} is {c.status} at {c.compliance_pct:.2f}% compliance: {c.non_compliant} of "
-                            f"{c.resources} evaluated AKS clusters are non-compliant."
-                            + (" No cluster was evaluated against the policy, so there is no evidence that the "
-                               "objective is met." if c.status == "No data" else "")),
-            "props": [_p("control-id", cid), _p("status", c.status), _p("compliance-pct", f"{c.compliance_pct:.2f}")],
+            "title": _line(f"{c.id} {c.control.title}: "
+                           f"{'satisfied' if satisfied else 'no data' if c.compliance_pct is None else 'not satisfied'}"),
+            "description": ((f"{c.id} is {c.status} at {c.compliance_pct:.2f}% compliance: {c.non_compliant} of "
+                             f"{c.resources} evaluated AKS clusters are non-compliant." if c.compliance_pct is not None
+                             else f"{c.id} is No data: no AKS cluster has a counted policy state (Compliant, "
+                                  f"NonCompliant, Conflict or Exempt), so there is no compliance figure and no "
+                                  f"evidence that the objective is met.")
+                            + self.assessment_gap_text()),
+            "props": [_p("control-id", cid), _p("status", c.status), _p("compliance-pct", _pct(c.compliance_pct))],
             "origins": [self.origin()],
             "target": {
                 "type": "objective-id", "target-id": f"{cid}_obj",
                 "title": _line(f"{c.id} objective"), "description": _clean(c.control.objective),
-                "status": {"state": "satisfied" if satisfied else "not-satisfied", "reason": reason},
+                "status": _compact({
+                    "state": "satisfied" if satisfied else "not-satisfied", "reason": reason,
+                    "remarks": ("No data: no compliance figure, because no cluster has a counted policy state."
+                                if c.compliance_pct is None else None)}),
             },
             "related-observations": [{"observation-uuid": u} for u in observations],
         })
@@ -347,7 +355,8 @@ class _Builder:
                 "uuid": self.uuid("finding", cid, rid),
                 "title": _line(f"{c.id} not satisfied on AKS cluster {row.name}"),
                 "description": (f"Azure Policy reports AKS cluster {_clean(row.name)} ({row.id}) NonCompliant for "
-                                f"{c.id} (Defender assessment: {row.assessmentStatus}). It has {int(row.openFindings)} "
+                                f"{c.id} (Defender assessment: {row.assessmentStatus}; verdict derived from the "
+                                f"findings: {row.derivedVerdict}). It has {int(row.openFindings)} "
                                 f"open findings ({int(row.critical)} critical, {int(row.high)} high), "
                                 f"{int(row.overdue)} overdue; {due_text}. Owner: {_clean(row.owner)} "
                                 f"(source {row.ownerSource})."),
@@ -355,7 +364,7 @@ class _Builder:
                           _p("owner", row.owner), _p("owner-source", row.ownerSource),
                           _p("due-date", utc_iso(due_at) if due_at is not None else None),
                           _p("open-findings", int(row.openFindings)), _p("overdue-findings", int(row.overdue)),
-                          _p("assessment-status", row.assessmentStatus)],
+                          _p("assessment-status", row.assessmentStatus), _p("derived-verdict", row.derivedVerdict)],
                 "origins": [self.origin()],
                 "target": {
                     "type": "objective-id", "target-id": f"{cid}_obj",
@@ -409,12 +418,26 @@ class _Builder:
             }))
         return risks, by_cluster
 
+    def assessment_gap_text(self) -> str:
+        statement = self.model.coverage.assessment_gap_statement
+        return f" {_clean(statement)}" if statement else ""
+
     def limits(self) -> str | None:
         from reportgen.render.handoff import limits
         return "Known limits of this evidence: " + " ".join(limits(self.model))
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+def _pct(value: float | None) -> str | None:
+    """A compliance figure as a property value; None (the property is left out) without one."""
+    return None if value is None else f"{value:.2f}"
+
+
+def _figure(c: ControlResult) -> str:
+    return (f"{c.compliance_pct:.2f}% compliant" if c.compliance_pct is not None
+            else "no compliance figure, as no cluster has a counted policy state")
+
 
 def _iso(value: Any) -> str:
     ts = pd.Timestamp(value)

@@ -57,19 +57,24 @@ def test_control_pct_rounds_to_two_decimals_and_passes_only_at_100(tmp_path):
     assert control(m2, "DS-6").compliance_pct == 100.0 and control(m2, "DS-6").status == "Passed"
 
 
-def test_control_without_resources_is_no_data_at_100(tmp_path):
+def test_control_without_resources_has_no_figure(tmp_path):
     m = model_of(tmp_path)
     ds6 = control(m, "DS-6")
-    assert (ds6.status, ds6.resources, ds6.compliance_pct) == ("No data", 0, 100.0)
+    assert (ds6.status, ds6.resources, ds6.compliance_pct, ds6.change_pct) == ("No data", 0, None, None)
     s = summary_dict(m)
-    assert s["findings"]["open"] == 0 and s["coverage"] == {"clusters": 0, "assessed": 0, "not_assessed": []}
+    assert s["findings"]["open"] == 0
+    assert s["coverage"] == {"clusters": 0, "assessed": 0, "not_assessed": [], "findings_without_assessment": [],
+                             "derived_verdicts": {"unhealthy": 0, "healthy": 0, "no_findings": 0, "no_evidence": 0}}
     assert s["changes"] is None
+    assert [(c["compliance_pct"], c["status"]) for c in s["controls"]] == [(None, "No data"), (None, "No data")]
 
 
-def test_only_unknown_states_still_follow_the_formula(tmp_path):
+def test_only_unknown_states_give_no_figure(tmp_path):
+    """Unknown is outside the formula: with nothing counted there is no evidence either way."""
     m = model_of(tmp_path, policy_states=[b.policy_state(b.cluster_id("a"), "Unknown")])
     ds6 = control(m, "DS-6")
-    assert (ds6.resources, ds6.compliance_pct, ds6.status) == (1, 100.0, "Passed")
+    assert (ds6.resources, ds6.other, ds6.compliance_pct, ds6.status) == (1, 1, None, "No data")
+    assert any(s.startswith("DS-6 has no compliance figure") for s in m.insights)
 
 
 def test_group_names_and_definition_ids_match_case_insensitively(tmp_path):
@@ -288,3 +293,163 @@ def test_exception_expiry_must_be_a_date_not_a_datetime(tmp_path):
     exc.write_text('[[exception]]\ncve = "CVE-1"\nreason = "r"\napprover = "a"\nexpires = 2026-12-31T00:00:00Z\n')
     with pytest.raises(ConfigError, match="expires must be a date"):
         model_of(tmp_path, config=RunConfig(exceptions=ExceptionsConfig(file=exc)))
+
+
+# --- no evidence, no figure ---------------------------------------------------------------------
+
+def test_no_policy_state_means_no_figure_no_delta_and_no_100(tmp_path):
+    prev = b.snapshot(tmp_path / "prev", collected_at="2026-09-30T06:00:00Z",
+                      policy_states=[b.policy_state(b.cluster_id("aks-a"), "Compliant")])
+    m = build_model(b.snapshot_of(b.no_policy_evidence(tmp_path / "now")), RunConfig(), CONTROLS, [prev])
+    for c in m.controls:
+        assert (c.status, c.compliance_pct, c.previous_pct, c.change_pct) == ("No data", None, 100.0, None)
+    s = summary_dict(m)
+    assert [(c["status"], c["compliance_pct"]) for c in s["controls"]] == [("No data", None)] * 2
+    assert m.history[-1].compliance_pct == {"DS-6": None, "PV-6": None}
+    assert m.history[-1].control_status == {"DS-6": "No data", "PV-6": "No data"}
+    assert m.history[0].compliance_pct == {"DS-6": 100.0, "PV-6": 100.0}
+    assert not any("100" in sentence and "compliance" in sentence for sentence in m.insights)
+
+
+def test_previous_month_without_figure_gives_no_delta(tmp_path):
+    prev = b.snapshot(tmp_path / "prev", collected_at="2026-09-30T06:00:00Z")
+    m = model_of(tmp_path, history=[prev], policy_states=[b.policy_state(b.cluster_id("a"), "Compliant")])
+    ds6 = control(m, "DS-6")
+    assert (ds6.compliance_pct, ds6.previous_pct, ds6.change_pct) == (100.0, None, None)
+
+
+def test_owner_without_counted_state_has_no_figure(tmp_path):
+    a, c = b.cluster_id("a"), b.cluster_id("c")
+    m = model_of(tmp_path, clusters=[b.cluster("a", tags={"owner": "alice"}), b.cluster("c", tags={"owner": "carol"})],
+                 policy_states=[b.policy_state(a, "Compliant"), b.policy_state(c, "Unknown")])
+    rows = m.tables.control_owner.set_index(["control", "owner"])
+    assert rows.loc[("DS-6", "alice"), "compliancePct"] == 100.0 and rows.loc[("DS-6", "alice"), "status"] == "Passed"
+    assert pd.isna(rows.loc[("DS-6", "carol"), "compliancePct"]) and rows.loc[("DS-6", "carol"), "status"] == "No data"
+
+
+# --- findings that count once ------------------------------------------------------------------
+
+def _workload(name: str, container: str, namespace: str = "ns") -> dict:
+    return {"namespace": namespace, "kind": "Deployment", "name": name, "container": container}
+
+
+def test_representative_row_prefers_unhealthy_then_individual_then_latest_then_id(tmp_path):
+    a = b.cluster_id("a")
+    rows = [
+        # one finding, four rows: a later Healthy legacy row, Unhealthy rows of both sources
+        b.finding(a, "CVE-1", source=b.LEGACY, status="Healthy", time="2026-10-31T05:00:00Z",
+                  workloads=json.dumps([_workload("web", "app")])),
+        b.finding(a, "CVE-1", source=b.LEGACY, time="2026-10-31T04:00:00Z", fixedVersion="legacy-latest",
+                  workloads=json.dumps([_workload("db", "pg")])),
+        b.finding(a.upper(), "CVE-1", source=b.INDIVIDUAL, time="2026-10-30T00:00:00Z", fixedVersion="ind-older",
+                  workloads=json.dumps([_workload("api", "api")])),
+        b.finding(a, "CVE-1", source=b.INDIVIDUAL, time="2026-10-31T01:00:00Z", fixedVersion="ind-latest",
+                  workloads=json.dumps([{"container": "api", "name": "api", "kind": "Deployment", "namespace": "ns"},
+                                        _workload("api", "sidecar")])),
+        # another finding: two individual rows at the same time, the lower id represents it
+        {**b.finding(a, "CVE-2", source=b.INDIVIDUAL, fixedVersion="id-b"), "id": "b"},
+        {**b.finding(a, "CVE-2", source=b.INDIVIDUAL, fixedVersion="id-a"), "id": "a"},
+        # delivered only by the legacy source
+        b.finding(a, "CVE-3", source=b.LEGACY),
+    ]
+    m = model_of(tmp_path, clusters=[b.cluster("a")], findings=rows)
+    t = m.tables.findings.set_index("cveId")
+    assert t.loc["CVE-1", "state"] == "Open" and t.loc["CVE-1", "fixedVersion"] == "ind-latest"
+    assert t.loc["CVE-1", "source"] == b.INDIVIDUAL
+    # the union of every row's workloads, each once, in a fixed order
+    assert t.loc["CVE-1", "workloads"] == ("ns/Deployment/api:api; ns/Deployment/api:sidecar; ns/Deployment/db:pg; "
+                                           "ns/Deployment/web:app")
+    assert t.loc["CVE-2", "fixedVersion"] == "id-a" and t.loc["CVE-3", "source"] == b.LEGACY
+    f = m.findings
+    assert (f.open, f.duplicates_dropped) == (3, 4)
+    assert dict(f.sources) == {b.INDIVIDUAL: 2, b.LEGACY: 1, "both": 1}
+    assert summary_dict(m)["findings"]["sources"] == {b.INDIVIDUAL: 2, b.LEGACY: 1, "both": 1}
+
+    # the same rows in another order give the same table
+    again = model_of(tmp_path / "reversed", clusters=[b.cluster("a")], findings=rows[::-1])
+    pd.testing.assert_frame_equal(again.tables.findings, m.tables.findings)
+
+
+def test_workloads_union_is_canonical_json_in_the_snapshot_facts(tmp_path):
+    from reportgen.aggregate.findings import snapshot_facts
+    a = b.cluster_id("a")
+    rows = [b.individual_finding(a, "CVE-1", container="z", workload="w2"),
+            b.individual_finding(a, "CVE-1", container="a", workload="w1"),
+            b.individual_finding(a, "CVE-1", container="a", workload="w1")]
+    snap = b.snapshot(tmp_path / "s", clusters=[b.cluster("a")], findings=rows)
+    facts = snapshot_facts(snap, RunConfig(), CONTROLS, (), [])
+    assert list(facts.findings["workloads"]) == [
+        '[{"container":"a","kind":"Deployment","name":"w1","namespace":"ns"},'
+        '{"container":"z","kind":"Deployment","name":"w2","namespace":"ns"}]']
+
+
+def test_snapshot_without_source_column_still_reads(tmp_path):
+    a = b.cluster_id("a")
+    m = model_of(tmp_path, clusters=[b.cluster("a")], findings=[b.finding(a, "CVE-1"), b.finding(a, "CVE-2")])
+    assert set(m.tables.findings["source"]) == {"unrecorded"}
+    assert dict(m.findings.sources) == {b.INDIVIDUAL: 0, b.LEGACY: 0, "unrecorded": 2, "both": 0}
+    assert m.coverage.findings_without_assessment == () and m.coverage.assessment_gap_statement is None
+
+
+# --- the retired assessment and derived verdicts ---------------------------------------------------
+
+def test_clusters_with_individual_findings_but_no_assessment_are_stated_with_derived_verdicts(tmp_path):
+    m = build_model(b.snapshot_of(b.retired_assessment(tmp_path / "s")), RunConfig(), CONTROLS)
+    ids = {n: b.cluster_id(n) for n in b.RETIRED_CLUSTERS}
+    cov = m.coverage
+    assert cov.findings_without_assessment == (ids["aks-ind-clean"], ids["aks-ind-open"])
+    assert cov.not_assessed == (ids["aks-empty"], ids["aks-ind-clean"], ids["aks-ind-open"])  # contract unchanged
+    assert dict(cov.derived_verdicts) == {"Unhealthy": 2, "Healthy": 1, "No findings": 1, "No evidence": 1}
+    assert ("2 of 5 clusters have vulnerability findings from the individual recommendations but no c609cf0f "
+            "assessment.") in cov.assessment_gap_statement
+    assert "retired the grouped assessment c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5 on 31 July 2026" in \
+        cov.assessment_gap_statement
+    t = m.tables.clusters.set_index("name")
+    assert t["derivedVerdict"].to_dict() == {
+        "aks-assessed": "No findings", "aks-both": "Unhealthy", "aks-empty": "No evidence",
+        "aks-ind-clean": "Healthy", "aks-ind-open": "Unhealthy"}
+    assert t["policyState"].to_dict()["aks-ind-open"] == "Compliant"  # Azure's state stays as reported
+    assert t.loc["aks-both", "findingsSources"] == f"{b.INDIVIDUAL}, {b.LEGACY}"
+    assert t["findingsWithoutAssessment"].to_dict() == {
+        "aks-assessed": False, "aks-both": False, "aks-empty": False, "aks-ind-clean": True, "aks-ind-open": True}
+    s = summary_dict(m)["coverage"]
+    assert s["not_assessed"] == list(cov.not_assessed)
+    assert s["findings_without_assessment"] == [ids["aks-ind-clean"], ids["aks-ind-open"]]
+    assert s["derived_verdicts"] == {"unhealthy": 2, "healthy": 1, "no_findings": 1, "no_evidence": 1}
+
+
+def test_an_assessment_of_another_key_does_not_count(tmp_path):
+    a = b.cluster_id("a")
+    m = model_of(tmp_path, clusters=[b.cluster("a")],
+                 assessments=[b.assessment(a, key="00000000-0000-0000-0000-00000000beef")],
+                 findings=[b.individual_finding(a, "CVE-1")])
+    assert m.coverage.findings_without_assessment == (a,) and m.coverage.not_assessed == ()
+    assert "1 of 1 cluster has vulnerability findings" in m.coverage.assessment_gap_statement
+
+
+# --- gaps ----------------------------------------------------------------------------------------
+
+def test_every_gap_and_incomplete_dataset_is_a_stated_gap(tmp_path):
+    m = build_model(b.snapshot_of(b.retired_assessment(tmp_path / "s")), RunConfig(), CONTROLS)
+    gaps = {g.kind: g for g in m.gaps}
+    assert list(gaps) == ["unreadable-subscriptions", "cve-limit", "future-kind", "dataset-failed"]
+    assert gaps["unreadable-subscriptions"].members == (b.UNREADABLE_SUB,)
+    assert gaps["unreadable-subscriptions"].title == "1 subscription could not be read."
+    failed = gaps["dataset-failed"]  # the snapshot's gap and the dataset's status are told once, together
+    assert (failed.title, failed.status, failed.details) == ("Dataset finding_history failed.", "failed",
+                                                            ("HTTP 403 from the workspace",))
+    assert failed.message == "Every request to the Log Analytics workspace failed."
+    assert gaps["future-kind"].message == "A gap this version of reportgen does not know yet."
+    s = summary_dict(m)["gaps"]
+    assert [g["kind"] for g in s] == list(gaps) and s[0]["members"] == [b.UNREADABLE_SUB]
+
+
+def test_incomplete_datasets_without_recorded_gaps_are_gaps_too(tmp_path):
+    snap = b.snapshot_of(b.write(tmp_path / "s", status={"finding_history": ("skipped", ("no workspace",)),
+                                                         "assessment_history": ("failed", ())}))
+    m = build_model(snap, RunConfig(), CONTROLS)
+    assert [(g.kind, g.title) for g in m.gaps] == [
+        ("dataset-failed", "Dataset assessment_history failed."),
+        ("dataset-skipped", "Dataset finding_history is skipped.")]
+    assert m.gaps[0].message.startswith("Every request for it failed")
+    assert summary_dict(m)["gaps"][1]["kind"] == "dataset-skipped"

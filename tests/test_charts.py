@@ -152,3 +152,22 @@ def test_written_files_are_deterministic_and_carry_no_timestamp(model, tmp_path)
         assert "<dc:date>" not in svg and "Matplotlib v" not in svg
         png = a.png.read_bytes()
         assert b"tIME" not in png and b"Software" not in png and b"matplotlib" not in png.lower()
+
+
+def test_a_month_without_a_figure_is_a_labelled_gap_not_a_point(model):
+    """No data is neither 0 nor 100: the line breaks there and the month says No data."""
+    history = list(model.history)
+    history[1] = replace(history[1], compliance_pct={c.id: None for c in model.controls})
+    history[2] = replace(history[2], compliance_pct={model.controls[0].id: None,
+                                                     **{c.id: 80.0 for c in model.controls[1:]}})
+    with charts.style():
+        fig = charts.compliance_trend(replace(model, history=tuple(history)))
+    ax = fig.axes[0]
+    first, second = ax.lines[0].get_ydata(), ax.lines[1].get_ydata()
+    assert first[0] == history[0].compliance_pct[model.controls[0].id]
+    assert first[1] != first[1] and first[2] != first[2]          # NaN: no point
+    assert second[1] != second[1] and second[2] == 80.0
+    texts = _texts(fig)
+    assert "No data" in texts                                     # the month where no control has a figure
+    assert f"{model.controls[0].id}\nno data" in texts            # the month where one control has none
+    assert "80.0%" in texts                                       # the last figure that exists is labelled

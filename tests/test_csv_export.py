@@ -134,3 +134,22 @@ def test_csv_golden(exported):
         golden.write_text(actual, encoding="utf-8")
     assert golden.is_file(), "golden file missing: run `make golden`"
     assert actual == golden.read_text(encoding="utf-8"), "CSV content changed: review, then `make golden`"
+
+
+def test_missing_compliance_figure_is_an_empty_cell_and_derived_verdicts_are_columns(tmp_path):
+    from reportgen import pipeline
+    from reportgen.config import RunConfig
+    from tests import builders as b
+    nodata = by_name(write_csv_exports(pipeline.build(b.no_policy_evidence(tmp_path / "a"), RunConfig()),
+                                       tmp_path / "a-data"))
+    assert [(r["Control"], r["Status"], r["Compliance %"], r["Change (points)"]) for r in nodata["controls.csv"]] == [
+        ("DS-6", "No data", "", ""), ("PV-6", "No data", "", "")]
+    (month,) = nodata["history.csv"]
+    assert (month["DS-6 compliance %"], month["DS-6 status"]) == ("", "No data")
+    retired = by_name(write_csv_exports(pipeline.build(b.retired_assessment(tmp_path / "b"), RunConfig()),
+                                        tmp_path / "b-data"))
+    clusters = {r["Cluster"]: r for r in retired["clusters.csv"]}
+    assert clusters["aks-ind-open"]["Derived verdict (from findings)"] == "Unhealthy"
+    assert clusters["aks-ind-open"]["Findings but no policy assessment"] == "true"
+    assert clusters["aks-empty"]["Derived verdict (from findings)"] == "No evidence"
+    assert {r["Source"] for r in retired["findings.csv"]} == {"individual-recommendations"}

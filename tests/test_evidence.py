@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -274,3 +275,34 @@ def test_readme_states_skipped_and_partial_datasets(built, tmp_path):
             "(no Log Analytics workspace configured).") in flat
     assert "Dataset findings is PARTIAL: some of its rows may be missing (subscription batch 2 of 3 failed: HTTP 403)." in flat
     assert "SAMPLE" not in text
+
+
+def test_readme_gives_no_figure_without_evidence(tmp_path):
+    from tests import builders as b
+    model = pipeline.build(b.no_policy_evidence(tmp_path / "snap"), RunConfig())
+    flat = " ".join(readme_text(model, ["evidence-pack.pdf"]).split())
+    for cid in ("DS-6", "PV-6"):
+        assert f"{cid} has no compliance figure: no cluster has a counted policy state for it (status No data)." in flat
+        assert re.search(rf"{cid} [^:]+: No data, no compliance figure, as no cluster has a counted policy state", flat)
+    results = flat[flat.find("Results in brief"):flat.find("Files ---")]
+    assert "%" not in results
+    assert "100 when nothing is evaluated" not in flat and "With no counted state there is no figure" in flat
+
+
+def test_readme_states_recorded_gaps_the_retired_assessment_and_the_derived_verdict_rule(tmp_path):
+    from tests import builders as b
+    model = pipeline.build(b.retired_assessment(tmp_path / "snap"), RunConfig())
+    flat = " ".join(readme_text(model, ["evidence-pack.pdf"]).split())
+    limits = flat[flat.find("Known limits of this pack's evidence"):]
+    assert (f"1 subscription could not be read. Resource Graph returned nothing for 1 of the 2 subscriptions asked "
+            f"for: the collecting identity may lack Reader on it. Concerns: {b.UNREADABLE_SUB}.") in limits
+    assert ("Dataset finding_history FAILED: every request for it failed, so its rows are missing from every figure "
+            "that uses it (HTTP 403 from the workspace). Every request to the Log Analytics workspace failed.") in limits
+    assert "SKIPPED" not in limits
+    assert "1 package has more CVEs than were read." in limits
+    assert "Evidence gap (future-kind). A gap this version of reportgen does not know yet." in limits
+    assert ("2 of 5 clusters have vulnerability findings from the individual recommendations but no c609cf0f "
+            "assessment.") in limits
+    assert b.cluster_id("aks-ind-open") in limits
+    assert "Derived verdict: beside each cluster's policy state" in flat
+    assert "Unhealthy when the cluster has an open finding" in flat

@@ -315,8 +315,8 @@ def test_conditional_formatting_highlights_overdue_and_critical_rows(written):
     overdue = openpyxl.utils.get_column_letter(headers.index("Overdue") + 1)
     severity = openpyxl.utils.get_column_letter(headers.index("Severity") + 1)
     rules = {(str(cf.sqref), r.formula[0], r.type) for cf in ws.conditional_formatting for r in cf.rules}
-    assert ("A2:AF6", f"${overdue}2=TRUE", "expression") in rules
-    assert ("A2:AF6", f'${severity}2="Critical"', "expression") in rules
+    assert ("A2:AG6", f"${overdue}2=TRUE", "expression") in rules
+    assert ("A2:AG6", f'${severity}2="Critical"', "expression") in rules
     for cf in ws.conditional_formatting:
         for r in cf.rules:
             assert r.dxf is not None and (r.dxf.fill is not None or r.dxf.font is not None)
@@ -331,7 +331,7 @@ def test_empty_tables_are_valid_tables_with_one_empty_row(tmp_path):
     path = tmp_path / "empty.xlsx"
     excel.write_workbook(empty, path)
     wb = openpyxl.load_workbook(path)
-    for sheet, last in (("Findings", "AF"), ("Changes", "I"), ("Changes by owner", "D")):
+    for sheet, last in (("Findings", "AG"), ("Changes", "I"), ("Changes by owner", "D")):
         ws = wb[sheet]
         (table,) = ws.tables.values()
         assert table.ref == f"A1:{last}2"
@@ -350,7 +350,7 @@ def test_findings_continue_on_numbered_sheets_past_the_row_limit(tmp_path, monke
     assert [r[2] for r in rows] == list(model.tables.findings["cveId"])
     assert [len(data_rows(wb[n])) for n in parts] == [2, 2, 1]
     assert [next(iter(wb[n].tables.values())).displayName for n in parts] == ["Findings", "Findings2", "Findings3"]
-    assert next(iter(wb["Findings (3)"].tables.values())).ref == "A1:AF2"
+    assert next(iter(wb["Findings (3)"].tables.values())).ref == "A1:AG2"
     for n in parts:
         assert [c.value for c in wb[n][1]] == list(spec_of(model, "Findings").headers)
         assert wb[n].freeze_panes == "A2"
@@ -425,6 +425,73 @@ def test_a_model_aggregated_from_a_snapshot_renders_every_finding(tmp_path):
     assert owners == [o.owner for o in model.owners]
     for xml in sheet_xml(path).values():
         assert not re.search(r"<f[ >/]", xml)
+
+
+def _scenario_workbook(tmp_path: Path, make) -> tuple[ReportModel, openpyxl.Workbook]:
+    from reportgen import pipeline
+    from reportgen.config import RunConfig
+    model = pipeline.build(make(tmp_path / "snap"), RunConfig())
+    path = tmp_path / "pack.xlsx"
+    excel.write_workbook(model, path)
+    return model, openpyxl.load_workbook(path)
+
+
+def _by_header(ws) -> list[dict]:
+    header, *rows = list(ws.iter_rows(values_only=True))
+    return [dict(zip(header, r)) for r in rows]
+
+
+def test_a_control_without_evidence_is_an_empty_cell_with_status_no_data(tmp_path):
+    from tests import builders as b
+    model, wb = _scenario_workbook(tmp_path, b.no_policy_evidence)
+    controls = _by_header(wb["Controls"])
+    assert [(r["Control"], r["Status"], r["Compliance %"], r["Previous compliance %"], r["Change (points)"])
+            for r in controls] == [("DS-6", "No data", None, None, None), ("PV-6", "No data", None, None, None)]
+    summary = {r["Figure"]: r for r in _by_header(wb["Summary"])}
+    for cid in ("DS-6", "PV-6"):
+        row = summary[f"{cid} compliance"]
+        assert row["Percent"] is None and row["Detail"].startswith("No data (no cluster has a counted policy state")
+    (month,) = _by_header(wb["History"])
+    assert (month["DS-6 compliance %"], month["DS-6 status"], month["PV-6 compliance %"], month["PV-6 status"]) == (
+        None, "No data", None, "No data")
+
+
+def test_clusters_sheet_shows_the_derived_verdict_beside_the_policy_state(tmp_path):
+    from tests import builders as b
+    model, wb = _scenario_workbook(tmp_path, b.retired_assessment)
+    rows = {r["Cluster"]: r for r in _by_header(wb["Clusters"])}
+    assert {n: (r["Policy state"], r["Assessment status"], r["Derived verdict (from findings)"],
+                r["Findings but no policy assessment"]) for n, r in rows.items()} == {
+        "aks-assessed": ("Compliant", "Healthy", "No findings", False),
+        "aks-both": ("NonCompliant", "Unhealthy", "Unhealthy", False),
+        "aks-empty": ("NonCompliant", "Not assessed", "No evidence", False),
+        "aks-ind-clean": ("Compliant", "Not assessed", "Healthy", True),
+        "aks-ind-open": ("Compliant", "Not assessed", "Unhealthy", True),
+    }
+    assert rows["aks-both"]["Findings source"] == "individual-recommendations, legacy-subassessments"
+    findings = _by_header(wb["Findings"])
+    assert {r["Source"] for r in findings} == {"individual-recommendations"}
+    open_ = next(r for r in findings if r["CVE"] == "CVE-2026-1000")
+    assert open_["Workloads"] == "ns/Deployment/api:api; ns/Deployment/jobs:worker"
+
+
+def test_readme_and_summary_sheets_state_every_gap(tmp_path):
+    from tests import builders as b
+    model, wb = _scenario_workbook(tmp_path, b.retired_assessment)
+    readme = [r for r in wb["README"].iter_rows(values_only=True) if r and r[0]]
+    start = next(i for i, r in enumerate(readme) if r[0] == "Evidence gaps")
+    gaps = {r[0]: r[1] for r in readme[start + 1:]}
+    assert "2 of 5 clusters have vulnerability findings" in gaps["Retired assessment"]
+    assert b.UNREADABLE_SUB in gaps["1 subscription could not be read."]
+    assert "HTTP 403 from the workspace" in gaps["Dataset finding_history failed."]
+    assert gaps["Evidence gap (future-kind)."] == "A gap this version of reportgen does not know yet."
+    rules = {r[0]: r[1] for r in readme}
+    assert "No data" in rules["Compliance formula"] and "never 0 or 100" in rules["Compliance formula"]
+    assert "Unhealthy when the cluster has an open finding" in rules["Derived verdict"]
+    summary = [r for r in _by_header(wb["Summary"]) if r["Area"] == "Gaps"]
+    assert [r["Figure"] for r in summary] == [g.title for g in model.gaps]
+    datasets = {r["Dataset"]: r["Status"] for r in _by_header(wb["Queries"])}
+    assert datasets["finding_history"] == "failed"
 
 
 # --- golden ----------------------------------------------------------------------------------

@@ -219,3 +219,40 @@ def test_tenant_text_cannot_break_the_document(tmp_path):
     r = doc["assessment-results"]["results"][0]
     assert len(r["risks"]) == 1 and all("\n" not in t for t in walk(doc, "title"))
     assert all(p["value"] == p["value"].strip() for ps in walk(doc, "props") for p in ps)
+
+
+def test_a_control_without_evidence_has_no_figure_and_says_why(tmp_path):
+    model = pipeline.build(b.no_policy_evidence(tmp_path / "snap"), RunConfig())
+    doc = oscal.assessment_results(model, tmp_path)
+    Model.model_validate(doc)
+    r = doc["assessment-results"]["results"][0]
+    for cid in ("ds-6", "pv-6"):
+        (finding,) = [f for f in r["findings"] if props(f)["control-id"] == cid]  # no cluster is non-compliant
+        assert props(finding)["status"] == "No data" and "compliance-pct" not in props(finding)
+        assert finding["target"]["status"]["state"] == "not-satisfied"
+        assert finding["target"]["status"]["reason"] == "other"
+        assert "no cluster has a counted policy state" in finding["target"]["status"]["remarks"]
+        assert "no compliance figure" in finding["description"] and "%" not in finding["description"]
+        obs = next(o for o in r["observations"] if props(o).get("control-id") == cid and "status" in props(o))
+        assert "compliance-pct" not in props(obs) and "no compliance figure" in obs["description"]
+    assert "DS-6 has no compliance figure" in r["remarks"]
+
+
+def test_gaps_retired_assessment_and_derived_verdicts_are_in_the_document(tmp_path):
+    model = pipeline.build(b.retired_assessment(tmp_path / "snap"), RunConfig())
+    doc = oscal.assessment_results(model, tmp_path)
+    Model.model_validate(doc)
+    r = doc["assessment-results"]["results"][0]
+    remarks = r["remarks"]
+    for needle in ("1 subscription could not be read.", b.UNREADABLE_SUB,
+                   "Dataset finding_history FAILED: every request for it failed",
+                   "A gap this version of reportgen does not know yet.",
+                   "2 of 5 clusters have vulnerability findings from the individual recommendations but no c609cf0f "
+                   "assessment."):
+        assert needle in remarks, needle
+    for f in (f for f in r["findings"] if "cluster" not in f["title"]):
+        assert "2 of 5 clusters have vulnerability findings" in f["description"]
+    items = {props(i)["cluster-name"]: props(i) for i in r["local-definitions"]["inventory-items"]}
+    assert items["aks-ind-open"]["derived-verdict"] == "Unhealthy"
+    assert items["aks-ind-open"]["findings-without-assessment"] == "true"
+    assert items["aks-empty"]["derived-verdict"] == "No evidence"

@@ -565,7 +565,7 @@ def test_gaps_render_as_plain_statements(tmp_path):
     quiet = replace(
         model,
         controls=(replace(model.controls[0], status="No data", resources=0, compliant=0, non_compliant=0,
-                          compliance_pct=100.0, previous_pct=None),) + model.controls[1:],
+                          compliance_pct=None, previous_pct=None),) + model.controls[1:],
         findings=replace(model.findings, open=0, overdue=0, fixable=0, exploitable=0, median_age_days=None,
                          median_time_to_fix_days=None),
         tables=replace(model.tables, findings=findings[findings["state"].ne("Open")],
@@ -574,7 +574,7 @@ def test_gaps_render_as_plain_statements(tmp_path):
     assert "No earlier snapshot was available in the history folder" in html
     assert "no earlier month to compare" in html
     assert "No finding is open." in html
-    assert "no cluster evaluated" in html and "No data" in html
+    assert "no compliance figure" in html and "No data" in html and "no counted policy state" in html
     assert "no resolved findings in the history" in html
     assert html.count("<p class=\"empty\">None.</p>") == 3  # the three exemption groups
 
@@ -604,3 +604,128 @@ def test_golden_html(tmp_path):
     expected = golden.read_text(encoding="utf-8")
     assert expected.startswith(header)
     assert header + html == expected, "rendered HTML differs from tests/golden/pdf/report.html; review, then `make golden`"
+
+
+# ---------------------------------------------------------------- hand-built snapshots (tests/builders.py)
+
+
+def _sections_text(rendered: dict) -> dict[str, str]:
+    """The squashed body text of each section, by anchor, from its heading to the next heading."""
+    from reportgen.render.pdf import sections
+    text = _squash(rendered["text"])
+    start = text.find(_squash("Confidential. Prepared for the audit"))
+    heads = [(s.anchor, text.find(_squash(f"{s.number} {s.title}"), start)) for s in sections(rendered["model"])]
+    assert all(pos > 0 for _, pos in heads), heads
+    return {anchor: text[pos:(heads[i + 1][1] if i + 1 < len(heads) else len(text))]
+            for i, (anchor, pos) in enumerate(heads)}
+
+
+@pytest.fixture(scope="module")
+def no_data(tmp_path_factory):
+    """Assessed clusters with findings and not one policy state, with an earlier month that had one."""
+    from tests import builders as b
+    root = tmp_path_factory.mktemp("nodata")
+    b.write(root / "history" / "2026-09", collected_at="2026-09-30T06:00:00Z", run_id="run-prev",
+            clusters=[b.cluster("aks-a")], policy_states=[b.policy_state(b.cluster_id("aks-a"), "Compliant")])
+    b.no_policy_evidence(root / "current")
+    return _render(pipeline.build(root / "current", RunConfig(), root / "history"), root / "pack")
+
+
+@pytest.fixture(scope="module")
+def retired(tmp_path_factory):
+    """Clusters with individual-recommendation findings but no c609cf0f assessment, and recorded gaps."""
+    from tests import builders as b
+    root = tmp_path_factory.mktemp("retired")
+    b.retired_assessment(root / "current")
+    return _render(pipeline.build(root / "current", RunConfig()), root / "pack")
+
+
+def test_a_control_without_evidence_shows_no_data_never_a_figure(no_data):
+    pages = no_data["pages"]
+    by_section = _sections_text(no_data)
+    cover, executive = _squash(pages[0]), _squash(pages[1])
+    for control in no_data["model"].controls:
+        c = control.id
+        assert _squash(f"{c} {control.control.title} No data no compliance figure: no counted policy state") in cover
+        assert _squash(f"{c} COMPLIANCE No data no counted policy state") in executive
+        section = by_section[f"control-{c.lower()}"]
+        assert _squash("No data no compliance figure No cluster has a counted policy state") in section
+        # the compliance row: 0 clusters, No data where the figure would be, last month's 100.00% beside it
+        assert _squash("0 0 0 0 0 0 No data 100.00% No data") in section
+        # the only percentages are last month's real figure, in the status line and the table
+        assert re.findall(r"[\d.]+%", section) == ["100.00%", "100.00%"], c
+    history = by_section["changes"][by_section["changes"].find("Monthbymonth"):]
+    assert _squash("2026-09 2026-09-30 100.00% 100.00%") in history
+    assert _squash("2026-10 2026-10-31 No data No data") in history
+    assert "%" not in cover
+    assert not re.search(r"COMPLIANCE[\d.]", executive)
+    text = _squash(no_data["text"])
+    assert "DS-6hasnocompliancefigure" in text  # the insight and the evidence-gap statement
+    assert "pts" not in by_section["summary"]  # no delta computed from a missing figure
+
+
+def test_no_data_points_are_left_out_of_the_trend_chart_and_labelled(no_data):
+    from reportgen.render import charts
+    model = no_data["model"]
+    with charts.style():
+        fig = charts.compliance_trend(model)
+    ax = fig.axes[0]
+    for line in ax.get_lines():
+        y = list(line.get_ydata())
+        assert y[0] == 100.0 and y[1] != y[1]  # NaN: no point for the month without a figure
+    assert "No data" in [t.get_text() for t in ax.texts]
+
+
+def test_the_retired_assessment_is_stated_in_scope_and_every_control_section(retired):
+    model = retired["model"]
+    by_section = _sections_text(retired)
+    statement = _squash("2 of 5 clusters have vulnerability findings from the individual recommendations but no "
+                        "c609cf0f assessment.")
+    retired_on = _squash("Microsoft retired the grouped assessment c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5 on 31 July "
+                         "2026 and replaced it with individual recommendations.")
+    for anchor in ["scope"] + [f"control-{c.id.lower()}" for c in model.controls]:
+        section = by_section[anchor]
+        assert statement in section and retired_on in section, anchor
+        assert _squash("The policy still names c609cf0f, and how Azure evaluates it now is not documented") in section
+        # the list: both clusters, each with Azure's policy state and the derived verdict beside it
+        listed = section[section.find(_squash("Clusters with findings but no c609cf0f assessment 2")):]
+        assert _squash("aks-ind-open rg-app team-x Compliant Not assessed Unhealthy 1") in listed, anchor
+        assert _squash("aks-ind-clean rg-app team-x Compliant Not assessed Healthy 0") in listed, anchor
+    assert _squash(model.coverage.assessment_gap_statement) in by_section["scope"]
+    # every cluster of the inventory carries its derived verdict; no evidence is said, not guessed
+    scope = by_section["scope"]
+    assert _squash("aks-empty rg-app") in scope and _squash("Not assessed NonCompliant No evidence 0") in scope
+    assert _squash("Healthy Compliant No findings 0") in scope
+    assert _squash("Derived verdict") in by_section["methodology"]
+    assert _squash("Unhealthy when it has at least one open finding") in by_section["methodology"]
+
+
+def test_recorded_gaps_and_a_failed_dataset_are_stated_in_scope(retired):
+    scope = _sections_text(retired)["scope"]
+    gaps = scope[scope.find("Evidencegaps"):]
+    assert _squash("1 subscription could not be read. Resource Graph returned nothing for 1 of the 2 subscriptions") in gaps
+    assert _squash("00000000-0000-0000-0000-0000000000cc") in gaps
+    assert _squash("Dataset finding_history failed. HTTP 403 from the workspace. Every request to the Log "
+                   "Analytics workspace failed.") in gaps
+    assert "finding_historyisskipped" not in scope
+    assert _squash("1 package has more CVEs than were read.") in gaps
+    assert _squash("Evidence gap (future-kind). A gap this version of reportgen does not know yet.") in gaps
+    cover = _squash(retired["pages"][0])
+    assert _squash("5 limits of the evidence are stated in section 2: 1 subscription could not be read;") in cover
+
+
+def test_the_list_of_clusters_without_assessment_is_capped_with_a_pointer(tmp_path):
+    from reportgen.render.charts import planned_charts
+    from reportgen.render.pdf import ASSESSMENT_GAP_ROWS, render_html
+    from tests import builders as b
+    names = [f"aks-{i:02d}" for i in range(ASSESSMENT_GAP_ROWS + 5)]
+    snap = b.write(tmp_path / "s", clusters=[b.cluster(n) for n in names],
+                   findings=[b.individual_finding(b.cluster_id(n), "CVE-1") for n in names])
+    model = pipeline.build(snap, RunConfig())
+    html = " ".join(render_html(model, planned_charts(tmp_path / "charts"), tmp_path).split())
+    total = len(names)
+    assert html.count(f"{total} of {total} clusters have vulnerability findings from the individual "
+                      f"recommendations") == 1 + len(model.controls)
+    pointer = (f"Showing the first {ASSESSMENT_GAP_ROWS} of {total} such clusters (most overdue findings first). "
+               f"The complete list is in <strong>evidence-pack.xlsx</strong>, sheet <strong>Clusters</strong>")
+    assert html.count(pointer) == 1 + len(model.controls)

@@ -9,18 +9,19 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 from reportgen import __version__
 from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, parse_json, pct, severity_counts, text
 from reportgen.aggregate.exceptions import LocalException, load_exceptions
-from reportgen.aggregate.findings import (SnapshotFacts, record_history_sightings, record_sightings,
-                                          snapshot_facts, timeline)
+from reportgen.aggregate.findings import (INDIVIDUAL, UNRECORDED, SnapshotFacts, record_history_sightings,
+                                          record_sightings, snapshot_facts, timeline)
 from reportgen.aggregate.model import (
-    CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, EXEMPTION_COLUMNS, FINDING_COLUMNS, SEVERITY_ORDER,
-    Changes, ControlDef, ControlResult, Coverage, DatasetStatus, FindingsSummary, HistoryPoint, OwnerResult,
-    ReportMeta, ReportModel, ReportTables, SlaRow,
+    CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, DERIVED_VERDICTS, EXEMPTION_COLUMNS, FINDING_COLUMNS,
+    SEVERITY_ORDER, Changes, ControlDef, ControlResult, Coverage, DatasetStatus, EvidenceGap, FindingsSummary,
+    HistoryPoint, OwnerResult, ReportMeta, ReportModel, ReportTables, SlaRow,
 )
 from reportgen.aggregate.owners import SOURCES, load_mapping
 from reportgen.config import SEVERITIES, RunConfig
@@ -60,9 +61,9 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
 
     control_results = tuple(_control_result(c, facts, previous[0] if previous else None, snapshot, config)
                             for c in controls)
-    coverage = _coverage(snapshot)
     changes, change_rows, changes_by_owner = _changes(findings, facts, previous, config)
-    clusters_table = _clusters_table(facts, open_, snapshot, coverage)
+    clusters_table = _clusters_table(facts, findings, open_, snapshot, config.policy.assessment_keys)
+    coverage = _coverage(snapshot, clusters_table, config.policy.assessment_keys)
     owners = _owners(clusters_table, open_)
     summary = _findings_summary(findings, open_, facts, timelines, snapshot)
     sla_rows = tuple(
@@ -87,7 +88,7 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
         for name, info in snapshot.datasets.items())
     model = ReportModel(meta=meta, controls=control_results, owners=owners, findings=summary, sla=sla_rows,
                         coverage=coverage, changes=changes, datasets=datasets, history=tuple(points),
-                        insights=(), tables=model_tables)
+                        insights=(), tables=model_tables, gaps=evidence_gaps(snapshot, datasets))
     return replace(model, insights=insights(model))
 
 
@@ -98,20 +99,19 @@ def _history_point(facts: SnapshotFacts, tl: pd.DataFrame, controls, before: pd.
         before_open = set(before.loc[before["state"].eq("Open"), "key"])
         new, resolved = len(open_keys - before_open), len(before_open - open_keys)
     opened = tl[tl["state"].eq("Open")]
+    counts = {c.id: ctl.count(facts.control_weights[c.id]) for c in controls}
     return HistoryPoint(
         label=facts.as_of.strftime("%Y-%m"), as_of=facts.as_of,
-        compliance_pct={c.id: ctl.count(facts.control_weights[c.id]).compliance_pct for c in controls},
+        compliance_pct={cid: n.compliance_pct for cid, n in counts.items()},
         open_by_severity=severity_counts(opened["sev"]), overdue=int(opened["overdue"].sum()),
-        new=new, resolved=resolved)
+        new=new, resolved=resolved, control_status={cid: n.status for cid, n in counts.items()})
 
 
 def _control_result(control: ControlDef, facts: SnapshotFacts, prev: SnapshotFacts | None, snapshot: Snapshot,
                     config: RunConfig) -> ControlResult:
     counts = ctl.count(facts.control_weights[control.id])
-    previous_pct = None
-    if prev is not None:
-        prev_counts = ctl.count(prev.control_weights[control.id])
-        previous_pct = prev_counts.compliance_pct if prev_counts.resources else None
+    # None without a previous snapshot, and None when that snapshot had no figure (No data)
+    previous_pct = ctl.count(prev.control_weights[control.id]).compliance_pct if prev is not None else None
     return ControlResult(
         control=control, status=counts.status, resources=counts.resources, compliant=counts.compliant,
         non_compliant=counts.non_compliant, exempt=counts.exempt, conflict=counts.conflict, other=counts.other,
@@ -120,19 +120,60 @@ def _control_result(control: ControlDef, facts: SnapshotFacts, prev: SnapshotFac
                                           config.policy.assessment_keys))
 
 
-def _coverage(snapshot: Snapshot) -> Coverage:
+RETIRED_KEY = "c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5"
+RETIRED_ON = "31 July 2026"
+
+
+def _coverage(snapshot: Snapshot, clusters_table: pd.DataFrame, assessment_keys: tuple[str, ...]) -> Coverage:
     clusters = snapshot.frames["clusters"]
     rids = lower_id(clusters["id"])
     assessed = set(lower_id(snapshot.frames["assessments"]["resourceId"]))
     first = ~rids.duplicated()
     not_assessed = sorted(text(clusters["id"])[first & ~rids.isin(assessed)], key=str.lower)
+    inventory = clusters_table[clusters_table["rid"].isin(set(rids))]
+    gap = inventory[inventory["findingsWithoutAssessment"]]
+    gap_ids = tuple(sorted(gap["id"], key=str.lower))
+    verdicts = {v: int(inventory["derivedVerdict"].eq(v).sum()) for v in DERIVED_VERDICTS}
+    total = int(first.sum())
     return Coverage(
-        clusters=int(first.sum()), assessed=int((first & rids.isin(assessed)).sum()),
+        clusters=total, assessed=int((first & rids.isin(assessed)).sum()),
         not_assessed=tuple(not_assessed),
         subscriptions=int(lower_id(clusters["subscriptionId"]).nunique()),
         resource_groups=int((lower_id(clusters["subscriptionId"]) + "/" + text(clusters["resourceGroup"]).str.lower()).nunique()),
         locations=tuple(sorted(text(clusters["location"]).str.lower().unique())),
+        findings_without_assessment=gap_ids, derived_verdicts=verdicts,
+        assessment_gap_statement=assessment_gap_statement(
+            len(gap_ids), total, assessment_keys, {v: int(gap["derivedVerdict"].eq(v).sum()) for v in DERIVED_VERDICTS}),
     )
+
+
+def assessment_gap_statement(n: int, total: int, assessment_keys: tuple[str, ...],
+                             verdicts: dict[str, int]) -> str | None:
+    """The plain statement on clusters with individual-recommendation findings but no assessment
+    of a configured key (AZURE-NOTES "Read first" 3 and 5); None when there is none."""
+    if not n:
+        return None
+    keys = [k.strip().lower() for k in assessment_keys]
+    have = "has" if n == 1 else "have"
+    cluster_word = "cluster" if total == 1 else "clusters"
+    verdict = []
+    for label, word in (("Unhealthy", "unhealthy (at least one open finding)"), ("Healthy", "healthy (no open finding)")):
+        if verdicts.get(label):
+            verdict.append(f"{verdicts[label]:,} {word}")
+    by_findings = (f" By their findings, {' and '.join(verdict)}." if verdict else "")
+    if RETIRED_KEY in keys:
+        short = RETIRED_KEY[:8]
+        return (f"Microsoft retired the grouped assessment {RETIRED_KEY} on {RETIRED_ON} and replaced it with "
+                f"individual recommendations. {n:,} of {total:,} {cluster_word} {have} vulnerability findings from "
+                f"the individual recommendations but no {short} assessment. The policy still names {short}, and how "
+                f"Azure evaluates it now is not documented: for {'this cluster' if n == 1 else 'these clusters'} the "
+                f"policy state is shown as Azure reports it, with a verdict derived from the findings beside it."
+                + by_findings)
+    named = ", ".join(assessment_keys) or "(none configured)"
+    return (f"{n:,} of {total:,} {cluster_word} {have} vulnerability findings from the individual recommendations but "
+            f"no assessment of the configured key{'s' if len(keys) != 1 else ''} {named}: for "
+            f"{'this cluster' if n == 1 else 'these clusters'} the policy state is shown as Azure reports it, with a "
+            f"verdict derived from the findings beside it." + by_findings)
 
 
 def _changes(findings: pd.DataFrame, facts: SnapshotFacts, previous, config: RunConfig):
@@ -173,11 +214,28 @@ def _changes(findings: pd.DataFrame, facts: SnapshotFacts, previous, config: Run
     return changes, table.reset_index(drop=True)[list(CHANGE_COLUMNS)], by_owner
 
 
-def _clusters_table(facts: SnapshotFacts, open_: pd.DataFrame, snapshot: Snapshot, coverage: Coverage) -> pd.DataFrame:
+def _configured_assessment_rids(assessments: pd.DataFrame, assessment_keys: tuple[str, ...]) -> set[str]:
+    """Clusters with an assessment row of a configured key (by assessmentKey, or the key ending its id)."""
+    keys = {k.strip().lower() for k in assessment_keys}
+    key = text(assessments["assessmentKey"]).str.strip().str.lower()
+    tail = lower_id(assessments["id"]).str.rsplit("/", n=1).str[-1]
+    return set(lower_id(assessments["resourceId"])[key.isin(keys) | tail.isin(keys)])
+
+
+def _clusters_table(facts: SnapshotFacts, findings: pd.DataFrame, open_: pd.DataFrame, snapshot: Snapshot,
+                    assessment_keys: tuple[str, ...]) -> pd.DataFrame:
     c = facts.clusters
     assess = snapshot.frames["assessments"]
     a_status = pd.Series(text(assess["statusCode"]).to_numpy(), index=lower_id(assess["resourceId"]))
     a_status = a_status[~a_status.index.duplicated()]
+    with_key = _configured_assessment_rids(assess, assessment_keys)
+    by_rid = facts.cluster_sources.to_dict()
+    sources = pd.Series([by_rid.get(r, "") for r in c["rid"]], index=c.index, dtype=object)
+    has_rows = c["rid"].isin(set(findings["rid"]))
+    has_open = c["rid"].isin(set(open_["rid"]))
+    assessed = c["rid"].isin(set(a_status.index))
+    derived = np.select([has_open, has_rows, assessed], ["Unhealthy", "Healthy", "No findings"], default="No evidence")
+    individual = sources.str.split(", ").map(lambda s: INDIVIDUAL in s)
     weight = c["rid"].map(facts.overall_weights)
     policy_state = weight.map(ctl.WEIGHT_LABELS).fillna("No policy state")
     by_sev = open_.groupby(["rid", "sev"]).size().unstack(fill_value=0)
@@ -189,6 +247,8 @@ def _clusters_table(facts: SnapshotFacts, open_: pd.DataFrame, snapshot: Snapsho
         policyState=policy_state, exempted=exempted,
         openFindings=c["rid"].map(open_.groupby("rid").size()).fillna(0).astype(int),
         overdue=c["rid"].map(open_.groupby("rid")["overdue"].sum()).fillna(0).astype(int),
+        derivedVerdict=derived, findingsSources=sources,
+        findingsWithoutAssessment=(individual & ~c["rid"].isin(with_key)).astype(bool),
     )
     for sev in SEVERITY_ORDER:
         col = by_sev[sev] if sev in by_sev.columns else pd.Series(dtype=int)
@@ -217,7 +277,7 @@ def _findings_summary(findings, open_, facts, timelines, snapshot) -> FindingsSu
     ttf = _time_to_fix(timelines, snapshot)
     return FindingsSummary(
         open=len(open_), exempt=int(findings["state"].eq("Exempt").sum()),
-        by_severity=severity_counts(open_["sev"]), fixable=int(fixable.sum()),
+        by_severity=severity_counts(open_["sev"]), fixable=int(fixable.sum()), sources=dict(facts.source_counts),
         exploitable=int(open_["exploitable"].fillna(False).astype(bool).sum()), overdue=int(open_["overdue"].sum()),
         overdue_by_severity=severity_counts(open_.loc[open_["overdue"], "sev"]),
         duplicates_dropped=facts.duplicates,
@@ -299,7 +359,7 @@ def _control_owner(controls, facts: SnapshotFacts, open_: pd.DataFrame) -> pd.Da
                 "control": c.id, "owner": owner, "resources": counts.resources, "compliant": counts.compliant,
                 "nonCompliant": counts.non_compliant, "exempt": counts.exempt, "conflict": counts.conflict,
                 "compliancePct": counts.compliance_pct, "openFindings": int(open_by_owner.get(owner, 0)),
-                "overdue": int(overdue_by_owner.get(owner, 0)),
+                "overdue": int(overdue_by_owner.get(owner, 0)), "status": counts.status,
             })
     return pd.DataFrame(rows, columns=list(CONTROL_OWNER_COLUMNS))
 
@@ -334,6 +394,7 @@ def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts) -> pd.DataFram
         "overdue": findings["overdue"], "daysOverdue": findings["daysOverdue"], "exemption": findings["exemption"],
         "workloads": findings["workloads"].map(_workloads_text), "publishedDate": findings["publishedDate"],
         "statusCode": findings["statusCode"], "statusCause": findings["statusCause"],
+        "source": findings["source"].where(findings["source"].ne(""), UNRECORDED),
         "_state": state_rank, "_sev": findings["sev"].map(_SEV_RANK), "_rid": findings["rid"],
     })
     table = table.sort_values(
@@ -359,40 +420,129 @@ def _meta(snapshot: Snapshot, config: RunConfig) -> ReportMeta:
     )
 
 
-def insights(model: ReportModel) -> tuple[str, ...]:
-    """Three to five plain sentences that say what matters, generated from the figures."""
+DATASET_GAP_EFFECT = {
+    "failed": "Every request for it failed, so its rows are missing from every figure that uses it.",
+    "partial": "Some of its rows may be missing from the figures that use it.",
+    "skipped": "It was not collected (its source is not configured), so its rows are missing from every figure "
+               "that uses it.",
+}
+_STATUS_GAP_KINDS = ("dataset-failed", "dataset-partial", "dataset-skipped", "not-configured")
+
+
+def _gap_title(kind: str, dataset: str | None, members: tuple[str, ...]) -> str:
+    n = len(members)
+    if kind == "unreadable-subscriptions":
+        return (f"{n:,} subscription{'s' if n != 1 else ''} could not be read." if n
+                else "Some subscriptions could not be read.")
+    if kind == "subscription-limit":
+        return "Resource Graph's subscription limit was reached."
+    if kind == "cve-limit":
+        return (f"{n:,} package{'s have' if n != 1 else ' has'} more CVEs than were read." if n
+                else "Some packages have more CVEs than were read.")
+    if kind == "dataset-failed" and dataset:
+        return f"Dataset {dataset} failed."
+    if kind == "dataset-partial" and dataset:
+        return f"Dataset {dataset} is partial."
+    if kind in ("not-configured", "dataset-skipped"):
+        return f"Dataset {dataset} is not configured." if dataset else "A source is not configured."
+    return f"Evidence gap ({kind})."
+
+
+def evidence_gaps(snapshot: Snapshot, datasets: tuple[DatasetStatus, ...]) -> tuple[EvidenceGap, ...]:
+    """Every limit the pack must state: snapshot.json ``gaps`` (any kind, unknown kinds by their
+    message) and every dataset that is partial, skipped or failed. A gap that only restates a
+    dataset's status is told with that dataset, not twice."""
+    raw = snapshot.meta.get("gaps") or []
+    raw = raw if isinstance(raw, list) else [raw]
+    recorded = []
+    for g in raw:
+        if not isinstance(g, dict):
+            recorded.append(("unknown", " ".join(str(g).split()), None, ()))
+            continue
+        members = g.get("members") or []
+        members = members if isinstance(members, list) else [members]
+        dataset = g.get("dataset")
+        recorded.append((" ".join(str(g.get("kind") or "unknown").split()) or "unknown",
+                         " ".join(str(g.get("message") or "").split()),
+                         str(dataset) if dataset not in (None, "") else None,
+                         tuple(str(m) for m in members if m is not None and str(m).strip())))
+    incomplete = {d.name: d for d in datasets if d.status != "complete"}
+    merged = {i for i, (kind, _, ds, _) in enumerate(recorded) if ds in incomplete and kind in _STATUS_GAP_KINDS}
     out = []
+    for i, (kind, message, dataset, members) in enumerate(recorded):
+        if i in merged:
+            continue
+        out.append(EvidenceGap(kind=kind, title=_gap_title(kind, dataset, members),
+                               message=message or f"The snapshot records a gap of kind {kind}.",
+                               dataset=dataset, members=members))
+    for d in incomplete.values():
+        mine = [recorded[i] for i in sorted(merged) if recorded[i][2] == d.name]
+        messages = " ".join(m for _, m, _, _ in mine if m) or DATASET_GAP_EFFECT.get(d.status, "")
+        title = f"Dataset {d.name} failed." if d.status == "failed" else f"Dataset {d.name} is {d.status}."
+        out.append(EvidenceGap(kind=f"dataset-{d.status}", title=title, message=messages, dataset=d.name,
+                               members=tuple(dict.fromkeys(m for *_, ms in mine for m in ms)), status=d.status,
+                               details=d.warnings))
+    return tuple(out)
+
+
+ROUTINE_GAPS = ("dataset-skipped", "not-configured")   # a source nobody configured: stated, not headlined
+
+
+def insights(model: ReportModel) -> tuple[str, ...]:
+    """Three to five plain sentences that say what matters, generated from the figures.
+
+    Sentences keep their reading order; when there are more than five, the least important
+    go (by rank: a control without a figure or the compliance figure, then serious evidence
+    gaps, then the retired assessment, overdue findings, changes, fixable findings).
+    """
+    ranked: list[tuple[int, str]] = []
     for c in model.controls:
-        if c.status == "No data":
-            out.append(f"{c.id} has no policy evidence in scope: no cluster was evaluated against the policy.")
+        if c.compliance_pct is None:
+            ranked.append((0, f"{c.id} has no compliance figure: no cluster has a Compliant, NonCompliant, Conflict "
+                              f"or Exempt policy state for it, so there is no evidence either way."))
             continue
         change = ""
         if c.change_pct is not None:
-            change = (" unchanged since last month" if c.change_pct == 0 else
-                      f" {'up' if c.change_pct > 0 else 'down'} {abs(c.change_pct):.2f} points since last month")
-        out.append(f"{c.id} is at {c.compliance_pct:.2f}% compliance ({c.compliant + c.exempt} of "
-                   f"{c.compliant + c.exempt + c.non_compliant + c.conflict} clusters compliant or exempt),{change}.")
+            change = (", unchanged since last month" if c.change_pct == 0 else
+                      f", {'up' if c.change_pct > 0 else 'down'} {abs(c.change_pct):.2f} points since last month")
+        ranked.append((0, f"{c.id} is at {c.compliance_pct:.2f}% compliance ({c.compliant + c.exempt} of "
+                          f"{c.compliant + c.exempt + c.non_compliant + c.conflict} clusters compliant or exempt)"
+                          f"{change}."))
         break  # both controls share the same policy evidence; one sentence is enough unless they differ
+    serious = [g for g in model.gaps if g.kind not in ROUTINE_GAPS]
+    if serious:
+        n = len(serious)
+        first = serious[0].title
+        ranked.append((1, f"{n:,} evidence gap{'s limit' if n != 1 else ' limits'} this pack (stated under scope "
+                          f"and coverage){', first' if n != 1 else ''}: {first[0].lower() + first[1:]}"))
     f = model.findings
     crit_overdue = f.overdue_by_severity.get("Critical", 0)
     owners = sorted(model.owners, key=lambda o: (-o.overdue_critical, o.owner))
     if crit_overdue:
         top = [o for o in owners[:3] if o.overdue_critical]
         share = pct(sum(o.overdue_critical for o in top), crit_overdue)
-        out.append(f"{len(top)} owner{'s' if len(top) != 1 else ''} hold{'' if len(top) != 1 else 's'} "
-                   f"{share:.0f}% of the {crit_overdue:,} overdue critical findings.")
+        ranked.append((3, f"{len(top)} owner{'s' if len(top) != 1 else ''} hold{'' if len(top) != 1 else 's'} "
+                          f"{share:.0f}% of the {crit_overdue:,} overdue critical findings."))
     elif f.overdue:
-        out.append(f"{f.overdue:,} open findings are past their due date; none of them is critical.")
+        ranked.append((3, f"{f.overdue:,} open findings are past their due date; none of them is critical."))
     else:
-        out.append("No open finding is past its due date.")
+        ranked.append((3, "No open finding is past its due date."))
     if f.open:
-        out.append(f"{f.fixable_pct:.0f}% of the {f.open:,} open findings have a fix available, and "
-                   f"{f.exploitable:,} are known to be exploitable.")
-    if model.coverage.not_assessed:
-        n = len(model.coverage.not_assessed)
-        out.append(f"{n} cluster{'s are' if n != 1 else ' is'} not assessed by Defender and "
-                   f"count{'' if n != 1 else 's'} as non-compliant until covered.")
+        ranked.append((5, f"{f.fixable_pct:.0f}% of the {f.open:,} open findings have a fix available, and "
+                          f"{f.exploitable:,} are known to be exploitable."))
+    cov = model.coverage
+    if cov.findings_without_assessment:
+        n = len(cov.findings_without_assessment)
+        ranked.append((2, f"{n:,} of {cov.clusters:,} clusters {'has' if n == 1 else 'have'} findings from the "
+                          f"individual recommendations but no assessment of the key the policy names; beside "
+                          f"{'its' if n == 1 else 'their'} policy state the pack shows a verdict derived from the "
+                          f"findings."))
+    elif cov.not_assessed:
+        n = len(cov.not_assessed)
+        ranked.append((2, f"{n} cluster{'s are' if n != 1 else ' is'} not assessed by Defender and "
+                          f"count{'' if n != 1 else 's'} as non-compliant until covered."))
     if model.changes is not None:
-        out.append(f"Since {model.changes.previous_as_of:%d %b %Y}, {model.changes.new:,} findings appeared and "
-                   f"{model.changes.resolved:,} were resolved; {model.changes.persisting:,} persist.")
-    return tuple(out[:5])
+        ranked.append((4, f"Since {model.changes.previous_as_of:%d %b %Y}, {model.changes.new:,} findings appeared "
+                          f"and {model.changes.resolved:,} were resolved; {model.changes.persisting:,} persist."))
+    keep = sorted(range(len(ranked)), key=lambda i: (ranked[i][0], i))[:5]
+    return tuple(ranked[i][1] for i in sorted(keep))

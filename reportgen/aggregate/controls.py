@@ -3,8 +3,9 @@
 policy_states rows of a configured definition whose group names contain the control's
 group are rolled up per resource (case-insensitive id), keeping the worst state by weight
 NonCompliant 300 > Compliant 200 > Conflict 100 > Exempt 50 > anything else 0.
-Compliance % = 100 x (compliant + exempt) / (compliant + non_compliant + conflict + exempt),
-100 when that total is 0.
+Compliance % = 100 x (compliant + exempt) / (compliant + non_compliant + conflict + exempt).
+When that total is 0 there is no figure (None) and the status is "No data": a pack never
+shows a compliance percentage for which there was no evidence.
 """
 
 from __future__ import annotations
@@ -30,13 +31,18 @@ class ControlCounts:
     other: int
 
     @property
-    def compliance_pct(self) -> float:
-        total = self.compliant + self.non_compliant + self.conflict + self.exempt
-        return 100.0 if total == 0 else round(100.0 * (self.compliant + self.exempt) / total, 2)
+    def counted(self) -> int:
+        """Resources whose state enters the formula (Unknown, Error... do not)."""
+        return self.compliant + self.non_compliant + self.conflict + self.exempt
+
+    @property
+    def compliance_pct(self) -> float | None:
+        total = self.counted
+        return None if total == 0 else round(100.0 * (self.compliant + self.exempt) / total, 2)
 
     @property
     def status(self) -> str:
-        if self.resources == 0:
+        if self.counted == 0:
             return "No data"
         # From the counts, not the rounded percentage: one failure in 40,000 rounds to 100.00.
         return "Passed" if self.non_compliant == 0 and self.conflict == 0 else "Failed"

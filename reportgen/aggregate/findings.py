@@ -1,20 +1,27 @@
 """Per-snapshot facts: distinct findings with their state and owner, and policy roll-ups.
 
 Findings are distinct by (resourceId case-insensitive, imageDigest, cveId, packageName);
-duplicates count once (the latest timeGenerated wins). A finding is Open when its status
-is Unhealthy and no unexpired local exception matches it; Exempt when its status is
-NotApplicable with cause Exempt, or it is Unhealthy and excepted locally.
+duplicates count once. The individual recommendations give one row per CVE per container,
+so one finding can have several rows (several containers run the image) and can come from
+both per-CVE sources. The row that represents it is chosen in this order: an Unhealthy row
+before any other (a CVE open in one container is open), then source
+``individual-recommendations`` before ``legacy-subassessments`` (before anything else), then
+the latest timeGenerated, then the row id. Its workloads are the union of the workloads of
+all its rows. A finding is Open when its status is Unhealthy and no unexpired local
+exception matches it; Exempt when its status is NotApplicable with cause Exempt, or it is
+Unhealthy and excepted locally.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from reportgen.aggregate import controls as ctl
-from reportgen.aggregate.common import lower_id, normalize_severity, text
+from reportgen.aggregate.common import lower_id, normalize_severity, parse_json, text
 from reportgen.aggregate.exceptions import LocalException, match_mask
 from reportgen.aggregate.model import ControlDef
 from reportgen.aggregate.owners import cluster_universe, resolve_owners
@@ -22,6 +29,11 @@ from reportgen.config import RunConfig
 from reportgen.snapshot import Snapshot
 
 SEP = "\x1f"
+INDIVIDUAL = "individual-recommendations"
+LEGACY = "legacy-subassessments"
+UNRECORDED = "unrecorded"     # a row without a source (snapshots written before the column existed)
+_SOURCE_RANK = {INDIVIDUAL: 0, LEGACY: 1}
+_WORKLOAD_FIELDS = ("namespace", "kind", "name", "container")
 
 
 def finding_keys(rid: pd.Series, digest: pd.Series, cve: pd.Series, package: pd.Series) -> pd.Series:
@@ -39,6 +51,9 @@ class SnapshotFacts:
     control_weights: dict[str, pd.Series]   # control id -> worst weight per rid
     overall_weights: pd.Series               # worst weight per rid over all configured controls
     exception_matches: dict[str, int]        # local exception id -> Unhealthy findings matched (if active)
+    source_counts: dict[str, int] = field(default_factory=dict)  # representative source -> distinct findings;
+                                                                 # "both": delivered by both sources
+    cluster_sources: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))  # rid -> "a, b"
 
     @property
     def open(self) -> pd.DataFrame:
@@ -64,12 +79,23 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
 
     rid = lower_id(findings["resourceId"])
     key = finding_keys(rid, findings["imageDigest"], findings["cveId"], findings["packageName"])
-    # Latest sighting wins; ties broken by row id so the result never depends on input order.
-    order = findings.assign(_id=text(findings["id"])).sort_values(
-        ["timeGenerated", "_id"], ascending=[False, True], kind="stable", na_position="last").index
-    distinct = findings.loc[order].assign(rid=rid.loc[order], key=key.loc[order])
+    source = (text(findings["source"]).str.strip().str.lower() if "source" in findings.columns
+              else pd.Series("", index=findings.index, dtype=object))
+    unhealthy = text(findings["statusCode"]).str.strip().str.lower().eq("unhealthy")
+    # Unhealthy first, then the individual recommendations (today's source), then the latest sighting;
+    # ties broken by row id so the result never depends on input order.
+    order = findings.assign(
+        _open=np.where(unhealthy, 0, 1), _src=source.map(_SOURCE_RANK).fillna(len(_SOURCE_RANK)).astype(int),
+        _id=text(findings["id"]),
+    ).sort_values(["_open", "_src", "timeGenerated", "_id"], ascending=[True, True, False, True], kind="stable",
+                  na_position="last").index
+    workloads = _workload_union(key, findings["workloads"])
+    distinct = findings.loc[order].assign(rid=rid.loc[order], key=key.loc[order], source=source.loc[order],
+                                          workloads=workloads.loc[order])
     distinct = distinct[~distinct["key"].duplicated(keep="first")]
     duplicates = len(findings) - len(distinct)
+    source_counts = _source_counts(key, source, distinct["source"])
+    cluster_sources = _cluster_sources(rid, source)
 
     status = text(distinct["statusCode"]).str.strip().str.lower()
     cause = text(distinct["statusCause"]).str.strip().str.lower()
@@ -91,7 +117,79 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
     distinct = distinct.reset_index(drop=True)
     return SnapshotFacts(as_of=as_of, run_id=snap.run_id, clusters=clusters, findings=distinct,
                          duplicates=duplicates, control_weights=control_weights, overall_weights=overall,
-                         exception_matches=matches)
+                         exception_matches=matches, source_counts=source_counts, cluster_sources=cluster_sources)
+
+
+def _workload_items(value) -> tuple[str, ...]:
+    """One row's workloads as canonical JSON objects (sorted keys, compact)."""
+    items = parse_json(value, [])
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        return ()
+    return tuple(json.dumps(w, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                 for w in items if isinstance(w, dict))
+
+
+def _workload_sort_key(item: str) -> tuple:
+    w = json.loads(item)
+    return tuple(str(w.get(f, "")) for f in _WORKLOAD_FIELDS) + (item,)
+
+
+def _workloads_json(items) -> str:
+    """De-duplicated, in a fixed order (namespace, kind, name, container), as one JSON array."""
+    return "[" + ",".join(sorted(set(items), key=_workload_sort_key)) + "]"
+
+
+def _workload_union(key: pd.Series, workloads: pd.Series) -> pd.Series:
+    """Per row, the union of the workloads of every row with the same finding key.
+
+    Rows repeat a few workload lists (every CVE of an image shares its containers), so each
+    distinct list is parsed once and each distinct combination of lists is merged once.
+    """
+    w_codes, w_uniques = pd.factorize(text(workloads), sort=False)
+    items = [_workload_items(v) for v in w_uniques]
+    canonical = np.array([_workloads_json(i) for i in items] or [""], dtype=object)
+    union = canonical[w_codes] if len(w_codes) else np.array([], dtype=object)
+    k_codes = pd.factorize(key, sort=False)[0]
+    repeated = pd.Series(k_codes).duplicated(keep=False).to_numpy()
+    if repeated.any():
+        pairs = pd.DataFrame({"k": k_codes[repeated], "w": w_codes[repeated]}).drop_duplicates()
+        pairs = pairs.sort_values(["k", "w"], kind="stable")
+        ks, ws = pairs["k"].to_numpy(), pairs["w"].to_numpy()
+        bounds = np.flatnonzero(np.diff(ks)) + 1
+        merged_by_code: dict[tuple, str] = {}
+        merged: dict[int, str] = {}
+        for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(ks)]):
+            codes = tuple(ws[start:end].tolist())
+            if len(codes) == 1:
+                merged[int(ks[start])] = canonical[codes[0]]
+                continue
+            text_ = merged_by_code.get(codes)
+            if text_ is None:
+                text_ = merged_by_code[codes] = _workloads_json(i for c in codes for i in items[c])
+            merged[int(ks[start])] = text_
+        union = union.copy()
+        union[repeated] = [merged[int(k)] for k in k_codes[repeated]]
+    return pd.Series(union, index=key.index, dtype=object)
+
+
+def _source_counts(key: pd.Series, source: pd.Series, representative: pd.Series) -> dict[str, int]:
+    """Distinct findings per source of their representative row, and how many both sources delivered."""
+    named = representative.where(representative.ne(""), UNRECORDED)
+    counts = {INDIVIDUAL: 0, LEGACY: 0, **{str(k): int(v) for k, v in named.value_counts(sort=False).items()}}
+    in_individual = set(key[source.eq(INDIVIDUAL)])
+    counts["both"] = len(in_individual.intersection(key[source.eq(LEGACY)])) if in_individual else 0
+    return {k: counts[k] for k in sorted(counts, key=lambda k: (k == "both", _SOURCE_RANK.get(k, 2), k))}
+
+
+def _cluster_sources(rid: pd.Series, source: pd.Series) -> pd.Series:
+    """rid -> the sources that delivered finding rows for it, e.g. "individual-recommendations"."""
+    pairs = pd.DataFrame({"rid": rid, "source": source.where(source.ne(""), UNRECORDED)}).drop_duplicates()
+    if pairs.empty:
+        return pd.Series(dtype=object)
+    pairs = pairs.assign(_r=pairs["source"].map(_SOURCE_RANK).fillna(2)).sort_values(["rid", "_r", "source"])
+    return pairs.groupby("rid", sort=True)["source"].agg(", ".join)
 
 
 def record_sightings(seen: dict, facts: SnapshotFacts) -> None:

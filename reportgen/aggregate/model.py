@@ -51,8 +51,8 @@ class ControlResult:
     exempt: int
     conflict: int
     other: int                 # states outside the formula (Unknown, Error...)
-    compliance_pct: float
-    previous_pct: float | None  # from the previous snapshot, None without one
+    compliance_pct: float | None  # None (No data) when no resource has a counted state
+    previous_pct: float | None  # from the previous snapshot; None without one or without a figure there
     defender: DefenderCrossCheck
 
     @property
@@ -60,8 +60,15 @@ class ControlResult:
         return self.control.id
 
     @property
+    def has_figure(self) -> bool:
+        return self.compliance_pct is not None
+
+    @property
     def change_pct(self) -> float | None:
-        return None if self.previous_pct is None else round(self.compliance_pct - self.previous_pct, 2)
+        """Points since the previous snapshot; never computed from a missing figure."""
+        if self.compliance_pct is None or self.previous_pct is None:
+            return None
+        return round(self.compliance_pct - self.previous_pct, 2)
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,9 @@ class FindingsSummary:
     duplicates_dropped: int
     median_age_days: float | None       # open findings, days since first seen
     median_time_to_fix_days: float | None  # resolved findings seen in history
+    # distinct findings (any state) per source of their representative row, plus "both": those
+    # delivered by the individual recommendations and the legacy sub-assessments alike
+    sources: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def fixable_pct(self) -> float:
@@ -103,6 +113,9 @@ class SlaRow:
     overdue: int
 
 
+DERIVED_VERDICTS: tuple[str, ...] = ("Unhealthy", "Healthy", "No findings", "No evidence")
+
+
 @dataclass(frozen=True)
 class Coverage:
     clusters: int
@@ -111,6 +124,28 @@ class Coverage:
     subscriptions: int
     resource_groups: int
     locations: tuple[str, ...]
+    # Inventory clusters with findings from the individual recommendations but no assessment row
+    # of a configured key (the grouped assessment c609cf0f was retired on 31 July 2026).
+    findings_without_assessment: tuple[str, ...] = ()
+    # Inventory clusters per verdict derived from the findings (DERIVED_VERDICTS): Unhealthy = an
+    # open finding; Healthy = finding rows, none open; No findings = assessed, no finding rows;
+    # No evidence = neither an assessment nor findings.
+    derived_verdicts: Mapping[str, int] = field(default_factory=dict)
+    assessment_gap_statement: str | None = None   # the plain statement the pack makes about it
+
+
+@dataclass(frozen=True)
+class EvidenceGap:
+    """A limit of the evidence, stated in every output: from snapshot.json ``gaps`` or a dataset's status."""
+
+    kind: str                  # unreadable-subscriptions | subscription-limit | dataset-failed | dataset-partial |
+                               # dataset-skipped | cve-limit | not-configured | any other kind the snapshot names
+    title: str                 # a short lead ("Dataset findings failed.")
+    message: str               # one or more plain sentences for the pack
+    dataset: str | None
+    members: tuple[str, ...]   # subscriptions, packages... the gap concerns (may be empty)
+    status: str | None = None  # the dataset's status (partial | skipped | failed) for a dataset's gap
+    details: tuple[str, ...] = ()  # the dataset's warnings, as collection recorded them
 
 
 @dataclass(frozen=True)
@@ -125,7 +160,7 @@ class Changes:
 @dataclass(frozen=True)
 class DatasetStatus:
     name: str
-    status: str                # complete | partial | skipped
+    status: str                # complete | partial | skipped | failed
     rows: int
     pages: int
     sha256: str
@@ -140,11 +175,12 @@ class HistoryPoint:
 
     label: str                 # "2026-10"
     as_of: pd.Timestamp
-    compliance_pct: Mapping[str, float]   # control id -> %
+    compliance_pct: Mapping[str, float | None]   # control id -> %, None (No data) without a counted state
     open_by_severity: Mapping[str, int]
     overdue: int
     new: int | None            # vs the point before; None for the first
     resolved: int | None
+    control_status: Mapping[str, str] = field(default_factory=dict)  # control id -> Passed | Failed | No data
 
 
 @dataclass(frozen=True)
@@ -205,14 +241,18 @@ FINDING_COLUMNS = (
     "owner", "ownerSource",
     "firstSeen", "dueDate", "dueSource", "ageDays", "overdue", "daysOverdue",
     "exemption",        # reason text when exempt (policy Exempt cause or local exception id)
-    "workloads",        # "ns/kind/name:container; ..." for display
+    "workloads",        # "ns/kind/name:container; ..." for display (union over the finding's rows)
     "publishedDate", "statusCode", "statusCause",
+    "source",           # individual-recommendations | legacy-subassessments | other (the representative row's)
 )
 CLUSTER_COLUMNS = (
     "name", "id", "subscriptionId", "resourceGroup", "location", "owner", "ownerSource",
     "assessed", "assessmentStatus", "policyState",  # rolled-up policy state across controls
     "exempted",          # a policy exemption covers it
     "openFindings", "critical", "high", "medium", "low", "unknown", "overdue",
+    "derivedVerdict",    # from the findings (DERIVED_VERDICTS), shown beside the policy state
+    "findingsSources",   # sources that delivered finding rows for it ("" when none)
+    "findingsWithoutAssessment",  # individual-recommendation findings, no assessment of a configured key
 )
 EXEMPTION_COLUMNS = (
     "kind",              # Policy exemption | Local exception
@@ -223,6 +263,7 @@ EXEMPTION_COLUMNS = (
 CONTROL_OWNER_COLUMNS = (
     "control", "owner", "resources", "compliant", "nonCompliant", "exempt", "conflict", "compliancePct",
     "openFindings", "overdue",
+    "status",            # Passed | Failed | No data (compliancePct is empty then)
 )
 CHANGE_COLUMNS = (
     "change",            # New | Resolved
@@ -243,3 +284,4 @@ class ReportModel:
     history: tuple[HistoryPoint, ...]      # oldest first, current last
     insights: tuple[str, ...]              # 3-5 plain sentences generated from the data
     tables: ReportTables = field(repr=False)
+    gaps: tuple[EvidenceGap, ...] = ()     # every limit of the evidence the pack must state

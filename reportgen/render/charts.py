@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -195,15 +196,23 @@ def compliance_trend(model: ReportModel) -> Figure:
     ax = fig.add_subplot()
     labels = _month_labels(points)
     x = range(len(points))
+    missing = set()
     for i, control in enumerate(model.controls):
         color, line, marker = CONTROL_STYLES[i % len(CONTROL_STYLES)]
         values = [p.compliance_pct.get(control.id) for p in points]
-        ax.plot(x, values, color=color, linestyle=line, marker=marker, markersize=3.5, linewidth=1.4,
-                label=control.id, zorder=3 + i)
+        missing.update(j for j, v in enumerate(values) if v is None)
+        # A month without a figure is a gap in the line (NaN), never a point at 0 or 100.
+        ax.plot(x, [math.nan if v is None else v for v in values], color=color, linestyle=line, marker=marker,
+                markersize=3.5, linewidth=1.4, label=control.id, zorder=3 + i)
+    for j in sorted(missing):
+        without = [c.id for c in model.controls if points[j].compliance_pct.get(c.id) is None]
+        text = "No data" if len(without) == len(model.controls) else f"{' / '.join(without)}\nno data"
+        ax.text(j, 3, text, ha="center", va="bottom", fontsize=5.8, color=MUTED, zorder=2)
     last = [p.compliance_pct.get(c.id) for c in model.controls for p in points[-1:]]
-    label = " / ".join(f"{v:.1f}%" for v in dict.fromkeys(v for v in last if v is not None))
+    present = [v for v in last if v is not None]
+    label = " / ".join(f"{v:.1f}%" for v in dict.fromkeys(present))
     if label:
-        ax.annotate(label, xy=(len(points) - 1, last[0]), xytext=(0, 7), textcoords="offset points",
+        ax.annotate(label, xy=(len(points) - 1, present[0]), xytext=(0, 7), textcoords="offset points",
                     ha="right" if len(points) > 1 else "center", fontsize=6.5, color=INK)
     ax.set_ylim(0, 105)
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
@@ -337,7 +346,8 @@ def _clip(text: str, limit: int) -> str:
 # name, title, alt text, function, full width
 CHARTS: tuple[tuple[str, str, str, Callable[[ReportModel], Figure], bool], ...] = (
     ("compliance-trend", "Compliance per control over time",
-     "Line chart of each control's compliance percentage per month.", compliance_trend, False),
+     "Line chart of each control's compliance percentage per month; a month without a counted policy state has "
+     "no point and is labelled No data.", compliance_trend, False),
     ("new-vs-resolved", "New and resolved findings per month",
      "Bar chart of findings that appeared and that were resolved each month.", new_vs_resolved, False),
     ("owners-by-severity", "Open findings by owner",

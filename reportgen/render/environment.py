@@ -22,11 +22,12 @@ DASH = "\u2014"
 SEVERITY_CLASSES = {"Critical": "sev-critical", "High": "sev-high", "Medium": "sev-medium", "Low": "sev-low"}
 STATUS_CLASSES = {
     "Passed": "st-pass", "Failed": "st-fail", "No data": "st-none",
-    "complete": "st-pass", "partial": "st-warn", "skipped": "st-fail",
+    "complete": "st-pass", "partial": "st-warn", "skipped": "st-fail", "failed": "st-fail",
     "Compliant": "st-pass", "NonCompliant": "st-fail", "Exempt": "st-warn", "Conflict": "st-warn",
     "Active": "st-pass", "Expiring": "st-warn", "Expired": "st-fail",
     "Healthy": "st-pass", "Unhealthy": "st-fail", "NotApplicable": "st-none", "Not assessed": "st-fail",
     "Skipped": "st-none", "Unsupported": "st-none",
+    "No findings": "st-none", "No evidence": "st-warn", "No policy state": "st-none",
 }
 
 
@@ -51,6 +52,13 @@ def fmt_pct(value: Any, digits: int = 2) -> str:
     if is_missing(value):
         return DASH
     return f"{float(value):.{digits}f}%"
+
+
+def fmt_compliance(value: Any, digits: int = 2) -> str:
+    """A compliance figure, or 'No data' where there is none (never a dash that could pass for 0)."""
+    if is_missing(value):
+        return "No data"
+    return fmt_pct(value, digits)
 
 
 def fmt_points(value: Any) -> str:
@@ -175,7 +183,7 @@ def status_class(status: Any) -> str:
 
 
 FILTERS = {
-    "num": fmt_int, "pct": fmt_pct, "points": fmt_points, "days": fmt_days, "date": fmt_date,
+    "num": fmt_int, "pct": fmt_pct, "compliance": fmt_compliance, "points": fmt_points, "days": fmt_days, "date": fmt_date,
     "long_date": fmt_long_date, "datetime": fmt_datetime, "iso": fmt_iso, "score": fmt_score,
     "short_hash": short_hash, "short_digest": short_digest, "arm_tail": arm_tail, "dash": dash,
     "plural": plural, "sev_class": severity_class, "sev_short": severity_short,

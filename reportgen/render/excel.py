@@ -369,9 +369,13 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
         ("row", "Roll-up weights", "NonCompliant 300 > Compliant 200 > Conflict 100 > Exempt 50 > any other "
                                    "state 0 (other states are counted as Other and left out of the formula)."),
         ("row", "Compliance formula", "Compliance % = 100 x (compliant + exempt) / (compliant + non-compliant + "
-                                      "conflict + exempt), and 100 % when that total is 0 (Azure's own formula). "
+                                      "conflict + exempt) (Azure's own formula). When that total is 0 there is no "
+                                      "figure: the cell is empty and the status is No data, never 0 or 100 %. "
                                       "Percentages are rounded to 2 decimals."),
-        ("row", "Control status", "Passed at 100 %, Failed below 100 %, No data when no resource was evaluated."),
+        ("row", "Control status", "No data when no cluster has a counted state (compliant, non-compliant, conflict "
+                                  "or exempt); else Passed when no cluster is non-compliant or in conflict (from the "
+                                  "counts, not the rounded figure), Failed otherwise. A change since the previous "
+                                  "snapshot is shown only when both months have a figure."),
         ("row", "Defender cross-check",
          f"Defender's own regulatory-compliance state for {defender} in {standard}: the worst state over "
          "subscriptions (Failed > Passed > Skipped > Unsupported, else No data). Shown beside the policy "
@@ -379,8 +383,12 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
         ("row", "Severity", "Normalised case-insensitively to Critical, High, Medium, Low; anything else is "
                             "Unknown."),
         ("row", "Distinct findings", "Findings are distinct by (cluster resource id case-insensitive, image "
-                                     "digest, CVE, package); duplicate rows count once (the latest sighting is "
-                                     "kept)."),
+                                     "digest, CVE, package); duplicate rows count once. The individual "
+                                     "recommendations give one row per CVE per container, so a finding may have "
+                                     "several rows, from either source or both. The row that represents it: an "
+                                     "Unhealthy row before others (a CVE open in one container is open), then source "
+                                     "individual-recommendations before legacy-subassessments, then the latest "
+                                     "sighting, then the row id. Its workloads are those of all its rows."),
         ("row", "Open finding", "Defender status Unhealthy (case-insensitive) and not matched by an unexpired "
                                 "local exception."),
         ("row", "Exempt finding", "Defender status NotApplicable with cause Exempt, or an Unhealthy finding "
@@ -409,6 +417,15 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
         ("row", "Coverage", "A cluster with no row in Defender's assessments is not assessed (Clusters sheet, "
                             "Assessed = FALSE); the policy (AuditIfNotExists) reports such clusters as "
                             "non-compliant."),
+        ("row", "Retired assessment", "Microsoft retired the grouped assessment c609cf0f on 31 July 2026 and "
+                                      "replaced it with individual recommendations; the policy still names it and "
+                                      "how Azure evaluates it now is not documented. Clusters with findings from the "
+                                      "individual recommendations but no assessment of a configured key are marked "
+                                      "on the Clusters sheet (Findings but no policy assessment = TRUE)."),
+        ("row", "Derived verdict", "Shown beside the policy state, labelled as derived, never replacing it: "
+                                   "Unhealthy when the cluster has an open finding; Healthy when it has finding rows "
+                                   "and none is open; No findings when Defender assessed it but no finding rows "
+                                   "exist; No evidence (no verdict) when it has neither an assessment nor findings."),
         ("row", "Changes", "Against the latest earlier snapshot in the history folder, over open findings: New = "
                            "open now and not open then; Resolved = open then and not open now; Persisting = open in "
                            "both. In total (Summary) and by owner (Changes by owner)."),
@@ -418,6 +435,15 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
                               "TRUE/FALSE are Excel booleans. Text from Azure (names, tags, CVE titles) is always "
                               "stored as text, never as a formula; highlights are conditional-formatting rules."),
     ]
+    rows += [("blank", "", None), ("heading", "Evidence gaps", None)]
+    if model.coverage.assessment_gap_statement:
+        rows.append(("row", "Retired assessment", model.coverage.assessment_gap_statement))
+    for g in model.gaps:
+        text = g.message + (f" Concerns: {', '.join(g.members)}." if g.members else "")
+        text += (f" Warnings: {'; '.join(g.details)}" if g.details else "")
+        rows.append(("row", g.title, text))
+    if not model.gaps:
+        rows.append(("row", "None recorded", "Every dataset is complete and the snapshot records no gap."))
     if model.insights:
         rows += [("blank", "", None), ("heading", "Insights", None)]
         rows += [("row", f"{i}", s) for i, s in enumerate(model.insights, 1)]

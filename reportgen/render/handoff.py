@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import Iterable
 
+from reportgen.aggregate.build import DATASET_GAP_EFFECT
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
 from reportgen.snapshot import utc_iso
 
@@ -38,6 +39,14 @@ DATASET_TEXT = {
     "finding_history": "per-CVE finding history from continuous export, for first-seen dates",
 }
 
+# How README.txt says what an incomplete dataset means (the effect on the figures).
+DATASET_EFFECT = {
+    "skipped": "its rows are missing from every figure that uses it",
+    "partial": "some of its rows may be missing",
+    "failed": "every request for it failed, so its rows are missing from every figure that uses it",
+}
+_STATUS_WORDS = {"skipped": "is SKIPPED", "partial": "is PARTIAL", "failed": "FAILED"}
+
 _FIXED = {
     README: "This index.",
     "evidence-pack.pdf": "The report for people: cover, executive summary and charts, scope and coverage, one "
@@ -52,7 +61,8 @@ _FIXED = {
                 "(owner, due date), risks for overdue critical findings.",
     "snapshot/snapshot.json": "The input snapshot's metadata: run id, collection (as-of) time, period, scope, and "
                               "per dataset its rows, the sha256 of its data file, its status (complete, partial, "
-                              "skipped), query sha256, pages and warnings.",
+                              "skipped, failed), query sha256, pages and warnings, and any evidence gaps recorded "
+                              "during collection.",
     "manifest.json": "sha256 and size of every other file, the tool and library versions, run id, snapshot "
                      "fingerprint and as-of time.",
     "manifest.json.sig": "Present when the pack is signed: detached Ed25519 signature over manifest.json "
@@ -126,7 +136,9 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
 
     out += _section("Results in brief")
     for c in model.controls:
-        out += _para(f"{c.id} {c.control.title}: {c.status}, {c.compliance_pct:.2f}% compliant "
+        figure = (f"{c.compliance_pct:.2f}% compliant" if c.compliance_pct is not None
+                  else "no compliance figure, as no cluster has a counted policy state")
+        out += _para(f"{c.id} {c.control.title}: {c.status}, {figure} "
                      f"({c.compliant:,} compliant, {c.exempt:,} exempt, {c.non_compliant:,} non-compliant, "
                      f"{c.conflict:,} conflict of {c.resources:,} clusters evaluated); Defender's own state for "
                      f"{c.control.defender_control}: {c.defender.state}.", indent="  ")
@@ -153,13 +165,21 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
         f"the control's group ("
         + ", ".join(c.control.policy_group for c in model.controls)
         + "), rolled up per cluster keeping the worst state (NonCompliant > Compliant > Conflict > Exempt > "
-        "other). Compliance % = 100 x (compliant + exempt) / (compliant + non-compliant + conflict + exempt), "
-        "100 when nothing is evaluated: Azure's own formula. Status: Passed at 100 %, Failed below, No data "
-        "without evaluated clusters.",
+        "other). Compliance % = 100 x (compliant + exempt) / (compliant + non-compliant + conflict + exempt): "
+        "Azure's own formula. With no counted state there is no figure (null in summary.json, empty in the "
+        "workbook) and the status is No data. Otherwise Passed when no cluster is non-compliant or in conflict, "
+        "else Failed.",
         f"Coverage: a cluster without a Defender assessment ({', '.join(m.assessment_keys)}) is not assessed.",
+        "Derived verdict: beside each cluster's policy state, as Azure reports it, the pack shows a verdict "
+        "derived from the findings and labelled as derived: Unhealthy when the cluster has an open finding, "
+        "Healthy when it has finding rows and none is open, No findings when Defender assessed it but no finding "
+        "rows exist, and No evidence (no verdict) when it has neither an assessment nor findings. It matters where "
+        "the grouped assessment c609cf0f, retired on 31 July 2026, is missing.",
         "Open finding: a per-CVE finding with status Unhealthy that no unexpired local exception covers; "
-        "duplicates (same cluster, image digest, CVE and package) count once. Exempt: NotApplicable with cause "
-        "Exempt, or covered by a local exception.",
+        "duplicates (same cluster, image digest, CVE and package) count once, represented by an Unhealthy row "
+        "first, then a row of the individual recommendations before one of the legacy sub-assessments, then the "
+        "latest; its workloads are those of all its rows. Exempt: NotApplicable with cause Exempt, or covered by a "
+        "local exception.",
         f"Owner of a cluster (and of its findings): the Defender governance assignment's owner, else the first "
         f"of the tag keys {', '.join(m.owner_tag_keys) or '(none)'} on the cluster, its resource group, its "
         f"subscription, else the owner mapping file, else \u201c{m.owner_fallback}\u201d. The source is shown "
@@ -212,18 +232,35 @@ def limits(model: ReportModel) -> list[str]:
     notes: list[str] = []
     if m.source == "sample":
         notes.append("Sample data: the built-in sample tenant, not a real Azure estate.")
+    for g in model.gaps:
+        members = f" Concerns: {_capped(g.members)}." if g.members else ""
+        if g.status is None:
+            notes.append(f"{g.title} {g.message}{members}")
+            continue
+        warnings = "; ".join(g.details)
+        recorded = "" if g.message == DATASET_GAP_EFFECT.get(g.status) else f" {g.message}"
+        notes.append(f"Dataset {g.dataset} {_STATUS_WORDS.get(g.status, 'is ' + g.status.upper())}: "
+                     f"{DATASET_EFFECT.get(g.status, 'its rows may be incomplete')}"
+                     + (f" ({warnings})." if warnings else ".") + recorded + members)
     for d in model.datasets:
-        warnings = "; ".join(d.warnings)
-        if d.status != "complete":
-            effect = ("its rows are missing from every figure that uses it" if d.status == "skipped"
-                      else "some of its rows may be missing")
-            notes.append(f"Dataset {d.name} is {d.status.upper()}: {effect}" + (f" ({warnings})." if warnings else "."))
-        elif warnings:
-            notes.append(f"Dataset {d.name}: {warnings}")
+        if d.status == "complete" and d.warnings:
+            notes.append(f"Dataset {d.name}: {'; '.join(d.warnings)}")
+    if model.coverage.assessment_gap_statement:
+        notes.append(f"{model.coverage.assessment_gap_statement} Clusters concerned: "
+                     f"{_capped(model.coverage.findings_without_assessment)}. See data/clusters.csv (column "
+                     f"\u201cFindings but no policy assessment\u201d).")
+    for c in model.controls:
+        if c.compliance_pct is None:
+            notes.append(f"{c.id} has no compliance figure: no cluster has a counted policy state for it "
+                         f"(status No data).")
     n = len(model.coverage.not_assessed)
     if n:
-        notes.append(f"{n:,} cluster{'s are' if n != 1 else ' is'} not assessed by Defender (no vulnerability "
-                     f"data; {'they count' if n != 1 else 'it counts'} as non-compliant): "
+        with_findings = len({i.lower() for i in model.coverage.not_assessed}
+                            & {i.lower() for i in model.coverage.findings_without_assessment})
+        why = (f"no assessment row; {with_findings:,} of them {'has' if with_findings == 1 else 'have'} findings from "
+               f"the individual recommendations, shown with a verdict derived from the findings" if with_findings else
+               f"no vulnerability data; {'they count' if n != 1 else 'it counts'} as non-compliant")
+        notes.append(f"{n:,} cluster{'s are' if n != 1 else ' is'} not assessed by Defender ({why}): "
                      f"{_capped(model.coverage.not_assessed)}. See data/clusters.csv.")
     if model.changes is None:
         notes.append("No earlier snapshot was given: changes since the previous month are not shown, and first "

@@ -42,6 +42,8 @@ NON_COMPLIANT_ROWS = 50         # non-compliant clusters in each control section
 OWNER_CLUSTER_ROWS = 10         # clusters listed under each owner (most overdue first)
 OWNER_CLUSTER_ROWS_TOTAL = 100  # clusters listed under all owners together
 CHANGE_ROWS = 25                # new findings, and resolved findings, listed in "Changes"
+ASSESSMENT_GAP_ROWS = 30        # clusters with findings but no policy assessment, in scope and each control
+GAP_MEMBERS = 12                # members of an evidence gap (subscriptions, packages) named inline
 EXEMPTION_GROUPS = (("Expiring within 30 days", "Expiring"), ("Expired", "Expired"), ("Active", "Active"))
 WORKBOOK = "evidence-pack.xlsx"
 SIGNOFF_ROLES = ("Prepared by", "Reviewed by", "Approved by")
@@ -182,6 +184,8 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
     exemptions = t.exemptions
     changes = t.changes
     change_cap = min(CHANGE_ROWS, cap)
+    verdict_of = dict(zip(clusters["id"].astype(str).str.lower(), clusters["derivedVerdict"])) if len(clusters) else {}
+    gap_clusters = clusters[clusters["findingsWithoutAssessment"].eq(True)]
     return {
         "m": model,
         "meta": model.meta,
@@ -210,6 +214,13 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
         "changes_by_owner": _capped(t.changes_by_owner, cap),
         "signoff_roles": SIGNOFF_ROLES,
         "query_datasets": [d for d in model.datasets if d.query_text],
+        "assessment_gap": _capped(_most_overdue(gap_clusters), min(ASSESSMENT_GAP_ROWS, cap)),
+        "short_keys": [k[:8] for k in model.meta.assessment_keys],
+        "not_assessed_rows": [{"id": cid, "verdict": verdict_of.get(cid.lower(), "No evidence")}
+                              for cid in model.coverage.not_assessed],
+        "gaps": [{"gap": g, "members": list(g.members[:GAP_MEMBERS]), "more": max(0, len(g.members) - GAP_MEMBERS)}
+                 for g in model.gaps],
+        "history_rows": list(model.history),
     }
 
 

@@ -1,11 +1,16 @@
-"""summary.json (schema ``reportgen.summary/1``): the model's figures for automation."""
+"""summary.json (schema ``reportgen.summary/1``): the model's figures for automation.
+
+A compliance figure without evidence is null (status "No data"), never 100 or 0; keys are
+only ever added (DESIGN.md §6): ``findings.sources``, ``coverage.findings_without_assessment``,
+``coverage.derived_verdicts`` and ``gaps`` came with the individual recommendations.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
+from reportgen.aggregate.model import DERIVED_VERDICTS, SEVERITY_ORDER, ReportModel
 from reportgen.snapshot import utc_iso
 
 SCHEMA = "reportgen.summary/1"
@@ -25,8 +30,8 @@ def summary_dict(model: ReportModel) -> dict:
         "controls": [
             {"id": c.id, "title": c.control.title, "status": c.status, "resources": c.resources,
              "compliant": c.compliant, "non_compliant": c.non_compliant, "exempt": c.exempt, "conflict": c.conflict,
-             "compliance_pct": round(c.compliance_pct, 2),
-             "previous_compliance_pct": None if c.previous_pct is None else round(c.previous_pct, 2),
+             "compliance_pct": _pct(c.compliance_pct),
+             "previous_compliance_pct": _pct(c.previous_pct),
              "defender_state": c.defender.state}
             for c in model.controls
         ],
@@ -42,16 +47,31 @@ def summary_dict(model: ReportModel) -> dict:
             "fixable": f.fixable, "exploitable": f.exploitable, "overdue": f.overdue,
             "overdue_by_severity": {s: int(f.overdue_by_severity.get(s, 0)) for s in SEVERITY_ORDER},
             "duplicates_dropped": f.duplicates_dropped,
+            "sources": dict(f.sources),
         },
         "coverage": {"clusters": model.coverage.clusters, "assessed": model.coverage.assessed,
-                     "not_assessed": list(model.coverage.not_assessed)},
+                     "not_assessed": list(model.coverage.not_assessed),
+                     "findings_without_assessment": list(model.coverage.findings_without_assessment),
+                     "derived_verdicts": {_verdict_key(v): int(model.coverage.derived_verdicts.get(v, 0))
+                                          for v in DERIVED_VERDICTS}},
         "changes": None if model.changes is None else {
             "new": model.changes.new, "resolved": model.changes.resolved, "persisting": model.changes.persisting,
             "previous_as_of": utc_iso(model.changes.previous_as_of),
         },
         "datasets": {d.name: {"status": d.status, "rows": d.rows, "warnings": list(d.warnings)}
                      for d in model.datasets},
+        "gaps": [{"kind": g.kind, "title": g.title, "message": g.message, "dataset": g.dataset,
+                  "members": list(g.members)} for g in model.gaps],
     }
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _verdict_key(verdict: str) -> str:
+    """"No evidence" -> "no_evidence"."""
+    return verdict.lower().replace(" ", "_")
 
 
 def write_summary(model: ReportModel, path: Path) -> Path:

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from reportgen.aggregate.model import (
-    CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, EXEMPTION_COLUMNS, FINDING_COLUMNS, SEVERITY_ORDER,
-    ReportModel,
+    CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, DERIVED_VERDICTS, EXEMPTION_COLUMNS, FINDING_COLUMNS,
+    SEVERITY_ORDER, ReportModel,
 )
 
 KINDS = ("text", "int", "float", "number", "pct", "bool", "date", "datetime")
@@ -141,7 +141,7 @@ FINDINGS = (
     Column("ageDays", "Age (days)", "int"), Column("overdue", "Overdue", "bool"),
     Column("daysOverdue", "Days overdue", "int"), Column("exemption", "Exemption"),
     Column("workloads", "Workloads"), Column("publishedDate", "Published", "date"),
-    Column("statusCode", "Defender status"), Column("statusCause", "Status cause"),
+    Column("statusCode", "Defender status"), Column("statusCause", "Status cause"), Column("source", "Source"),
 )
 CLUSTERS = (
     Column("name", "Cluster"), Column("id", "Resource id"), Column("subscriptionId", "Subscription"),
@@ -151,6 +151,8 @@ CLUSTERS = (
     Column("exempted", "Policy exemption", "bool"), Column("openFindings", "Open findings", "int"),
     Column("critical", "Critical", "int"), Column("high", "High", "int"), Column("medium", "Medium", "int"),
     Column("low", "Low", "int"), Column("unknown", "Unknown", "int"), Column("overdue", "Overdue", "int"),
+    Column("derivedVerdict", "Derived verdict (from findings)"), Column("findingsSources", "Findings source"),
+    Column("findingsWithoutAssessment", "Findings but no policy assessment", "bool"),
 )
 EXEMPTIONS = (
     Column("kind", "Kind"), Column("name", "Name"), Column("category", "Category"), Column("scope", "Scope"),
@@ -163,7 +165,7 @@ CONTROL_OWNER = (
     Column("compliant", "Compliant", "int"), Column("nonCompliant", "Non-compliant", "int"),
     Column("exempt", "Exempt", "int"), Column("conflict", "Conflict", "int"),
     Column("compliancePct", "Compliance %", "pct"), Column("openFindings", "Open findings", "int"),
-    Column("overdue", "Overdue", "int"),
+    Column("overdue", "Overdue", "int"), Column("status", "Status"),
 )
 CHANGES = (
     Column("change", "Change"), Column("severity", "Severity"), Column("cveId", "CVE"),
@@ -232,9 +234,10 @@ def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
                   SUMMARY, _frame(SUMMARY, _summary_rows(model))),
         TableSpec("Controls", "Controls", "controls.csv",
                   "One row per control: Azure Policy compliance (roll-up and formula below), the previous "
-                  "snapshot's figure, and Defender's own regulatory-compliance state as a cross-check.",
+                  "snapshot's figure, and Defender's own regulatory-compliance state as a cross-check. Compliance % "
+                  "is empty, with status No data, when no cluster has a counted policy state.",
                   CONTROLS, _frame(CONTROLS, _control_rows(model)),
-                  (Highlight("status", "equals", "bad", "Failed"),)),
+                  (Highlight("status", "equals", "bad", "Failed"), Highlight("status", "equals", "warning", "No data"))),
         TableSpec("Owners", "Owners", "owners.csv",
                   "One row per owner: clusters, non-compliant clusters, open findings by severity and overdue "
                   "findings. Owner source lists every way the owner's clusters were attributed.",
@@ -242,19 +245,27 @@ def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
                   (Highlight("overdue_critical", "positive", "critical"), Highlight("overdue", "positive", "bad"))),
         TableSpec("Control x Owner", "ControlOwner", "control_owner.csv",
                   "Compliance of each control per owner (the clusters the owner holds), with the owner's open and "
-                  "overdue findings.",
+                  "overdue findings. Compliance % is empty, with status No data, when none of the owner's clusters "
+                  "has a counted policy state.",
                   CONTROL_OWNER, t.control_owner, (Highlight("overdue", "positive", "bad"),)),
         TableSpec("Findings", "Findings", "findings.csv",
                   f"Every distinct finding ({n_findings:,}): open first (overdue, then by severity and CVSS), then "
-                  "exempt, other and healthy; with owner, owner source, first seen, due date, overdue flag and "
-                  "exemption. Past Excel's row limit the table continues on Findings (2), Findings (3)...; the CSV "
-                  "holds all rows in one file.",
+                  "exempt, other and healthy; with owner, owner source, first seen, due date, overdue flag, "
+                  "exemption, the workloads of every row of the finding, and the per-CVE source of the row that "
+                  "represents it. Past Excel's row limit the table continues on Findings (2), Findings (3)...; the "
+                  "CSV holds all rows in one file.",
                   FINDINGS, t.findings, (CRITICAL, OVERDUE)),
         TableSpec("Clusters", "Clusters", "clusters.csv",
                   "Every AKS cluster in scope (and any resource seen only in policy states or findings) with its "
-                  "owner, Defender coverage (Assessed), policy state, exemption and open findings.",
+                  "owner, Defender coverage (Assessed), policy state as Azure reports it, exemption and open "
+                  "findings; beside the policy state, a verdict derived from the findings (Unhealthy: an open "
+                  "finding; Healthy: finding rows, none open; No findings: assessed, no finding rows; No evidence: "
+                  "neither an assessment nor findings), the sources of its findings, and whether it has findings "
+                  "from the individual recommendations but no assessment of the key the policy names (filter that "
+                  "column for the full list).",
                   CLUSTERS, t.clusters,
-                  (Highlight("assessed", "false", "warning"), Highlight("overdue", "positive", "bad"))),
+                  (Highlight("assessed", "false", "warning"), Highlight("findingsWithoutAssessment", "true", "warning"),
+                   Highlight("overdue", "positive", "bad"))),
         TableSpec("Exemptions", "Exemptions", "exemptions.csv",
                   "Azure Policy exemptions and local risk acceptances (exceptions file), with expiry status and the "
                   "findings each one covers.",
@@ -272,7 +283,8 @@ def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
                   "Every dataset of the snapshot: collection status, rows, pages, the sha256 of its data file and of "
                   "the exact query text sent (shown where the data came from Azure), and any warnings.",
                   DATASETS, _frame(DATASETS, _dataset_rows(model)),
-                  (Highlight("status", "equals", "warning", "partial"),
+                  (Highlight("status", "equals", "bad", "failed"),
+                   Highlight("status", "equals", "warning", "partial"),
                    Highlight("status", "equals", "warning", "skipped"))),
     )
 
@@ -312,20 +324,30 @@ def _owner_rows(model: ReportModel) -> list[dict]:
 def _history_spec(model: ReportModel) -> TableSpec:
     columns = (
         Column("label", "Month"), Column("as_of", "As of (UTC)", "datetime"),
-        *(Column(f"pct:{c.id}", f"{c.id} compliance %", "pct") for c in model.controls),
+        *(col for c in model.controls for col in (Column(f"pct:{c.id}", f"{c.id} compliance %", "pct"),
+                                                   Column(f"status:{c.id}", f"{c.id} status"))),
         *(Column(f"open:{s}", f"Open {s.lower()}", "int") for s in SEVERITY_ORDER),
         Column("overdue", "Overdue", "int"), Column("new", "New", "int"), Column("resolved", "Resolved", "int"),
     )
     rows = [{
         "label": p.label, "as_of": p.as_of,
         **{f"pct:{c.id}": p.compliance_pct.get(c.id) for c in model.controls},
+        **{f"status:{c.id}": _point_status(p, c.id) for c in model.controls},
         **{f"open:{s}": p.open_by_severity.get(s, 0) for s in SEVERITY_ORDER},
         "overdue": p.overdue, "new": p.new, "resolved": p.resolved,
     } for p in model.history]
     return TableSpec("History", "History", "history.csv",
-                     "One row per month, oldest first, the current snapshot last: compliance per control, open "
-                     "findings by severity, overdue, and findings new and resolved since the month before.",
+                     "One row per month, oldest first, the current snapshot last: compliance per control (empty, "
+                     "status No data, in a month without a counted policy state), open findings by severity, "
+                     "overdue, and findings new and resolved since the month before.",
                      columns, _frame(columns, rows))
+
+
+def _point_status(point, control_id: str) -> str | None:
+    status = point.control_status.get(control_id)
+    if status is None and control_id in point.compliance_pct:
+        status = "No data" if point.compliance_pct[control_id] is None else None
+    return status
 
 
 def _dataset_rows(model: ReportModel) -> list[dict]:
@@ -343,11 +365,14 @@ def _summary_rows(model: ReportModel) -> list[dict]:
         rows.append({"area": area, "figure": figure, "number": number, "percent": percent, "detail": detail})
 
     for c in model.controls:
-        previous = "no previous snapshot" if c.previous_pct is None else f"previous {c.previous_pct:.2f}%"
+        previous = ("no previous snapshot" if model.changes is None else
+                    "no previous figure (No data then)" if c.previous_pct is None else f"previous {c.previous_pct:.2f}%")
+        figure = ("" if c.compliance_pct is not None else
+                  " (no cluster has a counted policy state, so there is no compliance figure)")
         add("Controls", f"{c.id} compliance", c.resources, c.compliance_pct,
-            f"{c.status}: {c.compliant} compliant, {c.exempt} exempt, {c.non_compliant} non-compliant, "
-            f"{c.conflict} conflict of {c.resources} clusters; {previous}; Defender {c.control.defender_control}: "
-            f"{c.defender.state}")
+            f"{c.status}{figure}: {c.compliant} compliant, {c.exempt} exempt, {c.non_compliant} non-compliant, "
+            f"{c.conflict} conflict, {c.other} other of {c.resources} clusters; {previous}; Defender "
+            f"{c.control.defender_control}: {c.defender.state}")
     f = model.findings
     add("Findings", "Open findings", f.open)
     sla = {r.severity: r for r in model.sla}
@@ -362,7 +387,15 @@ def _summary_rows(model: ReportModel) -> list[dict]:
     add("Findings", "Fixable (fix available)", f.fixable, f.fixable_pct, "share of open findings")
     add("Findings", "Exploitable", f.exploitable, detail="open findings known to be exploitable")
     add("Findings", "Exempt", f.exempt, detail="exempt in Defender or by an active local exception")
-    add("Findings", "Duplicates dropped", f.duplicates_dropped, detail="duplicate rows of the same finding")
+    add("Findings", "Duplicates dropped", f.duplicates_dropped,
+        detail="rows of a finding beyond the one that represents it (several containers, or both sources)")
+    for source, n in f.sources.items():
+        if source == "both":
+            add("Findings", "Delivered by both sources", n,
+                detail="distinct findings with rows from the individual recommendations and the legacy "
+                       "sub-assessments (the individual recommendation represents them)")
+        else:
+            add("Findings", f"Source: {source}", n, detail="distinct findings whose representative row came from it")
     add("Findings", "Median age of open findings (days)", f.median_age_days)
     add("Findings", "Median time to fix (days)", f.median_time_to_fix_days,
         detail="from first seen to the first snapshot where the finding was no longer open")
@@ -373,6 +406,12 @@ def _summary_rows(model: ReportModel) -> list[dict]:
     add("Coverage", "Assessed by Defender", cov.assessed)
     add("Coverage", "Not assessed", len(cov.not_assessed),
         detail="listed on the Clusters sheet (Assessed = FALSE)" if cov.not_assessed else "")
+    add("Coverage", "Findings but no policy assessment", len(cov.findings_without_assessment),
+        detail=(cov.assessment_gap_statement + " Listed on the Clusters sheet (Findings but no policy assessment "
+                "= TRUE).") if cov.assessment_gap_statement else "")
+    for verdict in DERIVED_VERDICTS:
+        add("Coverage", f"Derived verdict: {verdict}", cov.derived_verdicts.get(verdict, 0),
+            detail=_VERDICT_TEXT[verdict])
     if model.changes is None:
         add("Changes", "Since the previous snapshot", detail="no previous snapshot in the history folder")
     else:
@@ -381,9 +420,23 @@ def _summary_rows(model: ReportModel) -> list[dict]:
         add("Changes", "New", ch.new, detail=since)
         add("Changes", "Resolved", ch.resolved, detail=since)
         add("Changes", "Persisting", ch.persisting, detail=since)
+    if not model.gaps:
+        add("Gaps", "Evidence gaps", 0, detail="none: every dataset is complete and the snapshot records no gap")
+    for g in model.gaps:
+        members = f" Concerns: {', '.join(g.members)}." if g.members else ""
+        warnings = f" Warnings: {'; '.join(g.details)}" if g.details else ""
+        add("Gaps", g.title, len(g.members) or None, detail=f"{g.message}{members}{warnings}".strip())
     for i, sentence in enumerate(model.insights, 1):
         add("Insights", f"Insight {i}", detail=sentence)
     return rows
+
+
+_VERDICT_TEXT = {
+    "Unhealthy": "inventory clusters with at least one open finding",
+    "Healthy": "inventory clusters with finding rows, none of them open",
+    "No findings": "inventory clusters assessed by Defender with no finding rows (nothing to derive from)",
+    "No evidence": "inventory clusters with neither an assessment nor findings: no verdict",
+}
 
 
 def utc_naive(ts) -> datetime:
