@@ -260,10 +260,10 @@ class MonthTenant:
         # Defender's first evaluation of the package on the container: when the vulnerable
         # version was released, the deployment started, the cluster was first assessed and the
         # CVE was published, whichever came last.
-        intro_month = np.clip(w.rel[r, np.minimum(w.rc_a[st.cand], w.vmax - 1)], M_MIN, 0)
-        intro = w.t(intro_month - 1)
-        start = w.t(np.clip(w.dep_start[d], M_MIN, 0) - 1)
-        detect = w.t(np.clip(w.rc_det[st.cand], M_MIN, 0) - 1)
+        jitter = frac(w._h("first-evaluation", d, variant))   # somewhere inside the month it happened
+        intro = w._in_month(np.clip(w.rel[r, np.minimum(w.rc_a[st.cand], w.vmax - 1)], M_MIN + 1, 0), jitter)
+        start = w._in_month(np.clip(w.dep_start[d], M_MIN + 1, 0), jitter)
+        detect = w._in_month(np.clip(w.rc_det[st.cand], M_MIN + 1, 0), jitter)
         first = np.maximum.reduce([intro, start, detect, w.assessed_us[c], w.cve_pub[cve] + 2 * DAY])
         first = np.minimum(first, self.tm - HOUR)
         return {"c": c, "r": r, "cve": cve, "rv": w.rv_start[r] + v, "first": first}
@@ -536,7 +536,9 @@ class MonthTenant:
         months = list(range(ma - 1, m + 1))
         states = [w.state(i) for i in months]
         sub_minute = (frac(w._h("export-minute", np.arange(len(w.subs)))) * 50).astype(np.int64) * 60 * US
-        bare = frac(w._h("bare-recommendation-id", np.arange(w.n))) < 0.15   # RecommendationId as a bare key
+        # One subscription's export writes RecommendationId as the bare key, the others as the full id
+        # (the form is not documented; the queries read both).
+        bare = w.cl_sub == len(w.subs) - 1
 
         # ---- findings (sub-assessment export: stops at the retirement)
         keys = unique_sorted(np.concatenate([s.key for s in states]))
@@ -546,26 +548,30 @@ class MonthTenant:
             present[:, j] = (s.key[pos] == keys) if len(s.key) else False
         d, _, variant = w._unkey(keys)
         exempt = w._exempt(d, variant)
-        at_s0 = present[:, 0].copy()
-        flips_a = present[:, 1] != present[:, 0]
-        t_a = np.zeros(len(keys), dtype=np.int64)
-        if flips_a.any():
-            t_a[flips_a] = w._finding_time(keys[flips_a], ma, states[0], states[1])
-        at_s0 = np.where(flips_a & (t_a <= s0), present[:, 1], at_s0)
-        ev_key, ev_time, ev_state, ev_snap = [keys[at_s0]], [np.full(int(at_s0.sum()), s0)], \
-            [np.where(exempt[at_s0], "NotApplicable", "Unhealthy")], [np.ones(int(at_s0.sum()), dtype=bool)]
+        # when each finding's presence flipped during each month (0 where it did not)
+        flip_t = np.zeros(present.shape, dtype=np.int64)
         for j in range(1, len(months)):
             flips = present[:, j] != present[:, j - 1]
-            if not flips.any():
-                continue
-            t = t_a[flips] if j == 1 else w._finding_time(keys[flips], months[j], states[j - 1], states[j])
+            if flips.any():
+                flip_t[flips, j] = w._finding_time(keys[flips], months[j], states[j - 1], states[j])
+        month_times = [int(w.t(i)) for i in months]
+        ev_key, ev_time, ev_state, ev_snap = [], [], [], []
+        for ts in np.arange(s0, tm + 1, 7 * DAY, dtype=np.int64):   # weekly snapshots: every open finding
+            j = min(max(int(np.searchsorted(month_times, ts)), 1), len(months) - 1)
+            now = np.where((flip_t[:, j] > 0) & (flip_t[:, j] <= ts), present[:, j], present[:, j - 1])
+            ev_key.append(keys[now])
+            ev_time.append(np.full(int(now.sum()), ts))
+            ev_state.append(np.where(exempt[now], "NotApplicable", "Unhealthy"))
+            ev_snap.append(np.ones(int(now.sum()), dtype=bool))
+        for j in range(1, len(months)):                               # streamed changes
+            flips = present[:, j] != present[:, j - 1]
+            t = flip_t[flips, j]
             keep = (t > s0) & (t <= tm)
-            fk = keys[flips][keep]
-            now = present[flips, j][keep]
-            ev_key.append(fk)
+            ev_key.append(keys[flips][keep])
             ev_time.append(t[keep])
-            ev_state.append(np.where(now, np.where(exempt[flips][keep], "NotApplicable", "Unhealthy"), "Healthy"))
-            ev_snap.append(np.zeros(len(fk), dtype=bool))
+            ev_state.append(np.where(present[flips, j][keep], np.where(exempt[flips][keep], "NotApplicable",
+                                                                       "Unhealthy"), "Healthy"))
+            ev_snap.append(np.zeros(int(keep.sum()), dtype=bool))
         fk = np.concatenate(ev_key)
         ft = np.concatenate(ev_time)
         fs = np.concatenate(ev_state).astype(object)
