@@ -265,11 +265,12 @@ def _fail_on_resource_graph_failures(results: Mapping[str, DatasetOutcome]) -> N
     first = failed[0]
     batches = first.info.extra.get("failed_batches") or []
     reason = batches[0]["reason"] if batches else (first.info.warnings[0] if first.info.warnings else "no answer")
-    names = ", ".join(r.name for r in failed)
     total = sum(1 for r in results.values() if r.service == "resource_graph")
+    names = ", ".join(r.name for r in failed[:4]) + (f" and {len(failed) - 4} more" if len(failed) > 4 else "")
+    which = f"all {total} Resource Graph datasets failed" if len(failed) == total \
+        else f"{len(failed)} of {total} Resource Graph datasets failed ({names})"
     raise SourceError(
-        f"collection failed: {len(failed)} of {total} Resource Graph datasets failed ({names}); "
-        f"{first.name}: {reason}; no snapshot written",
+        f"collection failed: {which}; {first.name}: {reason}; no snapshot written",
         hint="check the endpoint, the network and the identity's Reader access, then collect again")
 
 

@@ -125,7 +125,15 @@ class RecordStore:
     @classmethod
     def from_records(cls, records: Mapping[str, Iterable[Mapping[str, Any]]],
                      schemas: Mapping[str, Mapping[str, str]]) -> "RecordStore":
-        return cls({name: records_table(rows, schemas[name]) for name, rows in records.items()}, schemas)
+        tables = {}
+        for name, rows in records.items():
+            if name not in schemas:
+                raise EngineError(f"no table schema declared for {name!r}", hint="declare it in queries/tables.yaml")
+            try:
+                tables[name] = records_table(rows, schemas[name])
+            except EngineError as exc:
+                raise EngineError(f"table {name}: {exc.message}", hint=exc.hint) from None
+        return cls(tables, schemas)
 
     def _conform(self, name: str, table: pa.Table | None) -> pa.Table:
         columns = self.schemas[name]
