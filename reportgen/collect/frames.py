@@ -15,6 +15,7 @@ import json
 import math
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -170,11 +171,11 @@ def to_frame(dataset: str, rows: Iterable[Mapping[str, Any]] | pa.Table,
     return (stable_order(frame, dataset) if ordered else frame), notes
 
 
-def _canonical_texts(values: pd.Series, convert) -> pd.Series:
+def _canonical_texts(values: np.ndarray, convert) -> np.ndarray:
     """Apply ``convert`` to each distinct value once (JSON columns repeat the same few values)."""
-    uniques = pd.unique(values.dropna())
-    mapping = {u: convert(u) for u in uniques}
-    return values.map(mapping, na_action="ignore").astype(object).where(values.notna(), None)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    converted = np.array([convert(u) for u in uniques] + [None], dtype=object)
+    return converted[codes]   # code -1 (null) takes the trailing None
 
 
 def _arrow_frame(dataset: str, table: pa.Table) -> tuple[pd.DataFrame, list[str]]:
@@ -191,30 +192,28 @@ def _arrow_frame(dataset: str, table: pa.Table) -> tuple[pd.DataFrame, list[str]
             if not pa.types.is_timestamp(arr.type):
                 data[col] = _timestamps(arr.to_pylist())
             else:
-                data[col] = arr.cast(pa.timestamp("us", tz="UTC")).to_pandas().astype("datetime64[us, UTC]")
-            continue
-        series = arr.to_pandas()
-        if kind == "json":
+                data[col] = pd.Series(arr.cast(pa.timestamp("us", tz="UTC")).to_pandas(), dtype="datetime64[us, UTC]")
+        elif kind == "json":
             if dataset == "findings" and col == "workloads":
                 convert = lambda v: None if (w := normalise_workloads(v)) is None else canonical_json(w)  # noqa: E731
             else:
                 convert = _json_text
-            data[col] = _canonical_texts(series.astype(object), convert)
+            data[col] = pd.Series(_canonical_texts(arr.to_numpy(zero_copy_only=False), convert), dtype=object)
         elif kind == "float":
-            data[col] = pd.to_numeric(series, errors="coerce").astype("float64")
+            data[col] = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
         elif kind == "int":
-            empty = int(series.isna().sum())
+            empty = arr.null_count
             if empty:
                 notes.append(f"{dataset}: {empty} rows had no value for {col}; counted as 0")
-            data[col] = pd.to_numeric(series, errors="coerce").fillna(0).astype("int64")
+            data[col] = pc.fill_null(pc.cast(arr, pa.int64()), 0).to_numpy(zero_copy_only=False)
         elif kind == "nint":
-            data[col] = pd.to_numeric(series, errors="coerce").astype("Int64")
+            data[col] = pd.array(pc.cast(arr, pa.int64()).to_pandas(), dtype="Int64")
         elif kind == "bool":
-            data[col] = series.astype(object).where(series.notna(), False).astype(bool)
+            data[col] = pc.fill_null(pc.cast(arr, pa.bool_()), False).to_numpy(zero_copy_only=False)
         else:
-            data[col] = series.astype(object).where(series.notna(), None)
-    frame = pd.DataFrame({c: (v.to_numpy() if isinstance(v, pd.Series) and not isinstance(v.dtype, pd.Int64Dtype)
-                              else v) for c, v in data.items()}, columns=list(columns))
+            values = arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else pc.cast(arr, pa.string())
+            data[col] = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+    frame = pd.DataFrame(data, columns=list(columns))
     return frame, notes
 
 
@@ -228,13 +227,32 @@ def stable_order(frame: pd.DataFrame, dataset: str | None = None) -> pd.DataFram
     if frame.empty:
         return frame.reset_index(drop=True)
     keys = [c for c in _ORDER_KEYS.get(dataset or "", ("id",)) if c in frame.columns] or list(frame.columns)
-    sort = {f"k{i}": pa.array(frame[c].astype(str).where(frame[c].notna(), ""), pa.string())
-            for i, c in enumerate(keys)}
-    dup = pd.DataFrame({k: v.to_numpy(zero_copy_only=False) for k, v in sort.items()}).duplicated(keep=False).to_numpy()
-    if dup.any():  # rows that tie on the keys (rare): order them by their whole content
-        tie = pd.Series("", index=range(len(frame)), dtype=object)
-        tie[dup] = frame[dup].astype(str).agg("\x1f".join, axis=1).to_numpy()
-        sort["tie"] = pa.array(tie, pa.string())
+    sort = {f"k{i}": _sort_key(frame[c]) for i, c in enumerate(keys)}
     table = pa.table(sort)
-    order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in table.column_names]).to_numpy()
-    return frame.iloc[order].reset_index(drop=True)
+    order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in table.column_names])
+    ordered = table.take(order)
+    n = len(frame)
+    same = np.ones(n - 1, dtype=bool)
+    for name in ordered.column_names:  # rows whose keys equal the previous row's
+        col = ordered[name]
+        same &= pc.fill_null(pc.equal(col.slice(1), col.slice(0, n - 1)), True).to_numpy(zero_copy_only=False)
+    if same.any():  # rows that tie on the keys (rare): order them by their whole content
+        tied = np.zeros(n, dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        rows = order.to_numpy()[tied]
+        tie = np.full(n, "", dtype=object)
+        tie[rows] = frame.iloc[rows].astype(str).agg("\x1f".join, axis=1).to_numpy()
+        sort["tie"] = pa.array(tie, pa.string())
+        table = pa.table(sort)
+        order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in table.column_names])
+    return frame.iloc[order.to_numpy()].reset_index(drop=True)
+
+
+def _sort_key(column: pd.Series) -> pa.Array:
+    if column.dtype == object:
+        try:
+            return pc.fill_null(pa.array(column, pa.string(), from_pandas=True), "")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pa.array(column.astype(str).where(column.notna(), ""), pa.string())

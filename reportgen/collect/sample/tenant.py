@@ -283,18 +283,24 @@ class MonthTenant:
         if g is None:
             return conform(pa.table({"id": pa.array([], pa.string())}), columns)
         q = rec.quote
-        # per distinct set of CVE variants: the package's fields, escaped once
+        # per distinct set of CVE variants: the package's part of the record, written once
         sigs, sig_first, sig_of_group = np.unique(g["sig"], return_index=True, return_inverse=True)
-        package_fields = []
+        displays, packages = [], []
         for i in sig_first.tolist():
             key = g["variants"][i]
             vendor, ptype = _vendor(w.var_platform[key[0]])
             software = w.var_pkg[key[0]]
-            package_fields.append((
-                q("[" + ",".join(self._cve_fragments()[x] for x in key) + "]"), q(vendor), q(ptype),
-                q(max((w.var_fixed[x] for x in key if w.var_fixed[x]), default="")),
-                q(max((w.cve_sev[w.var_cve[x]] for x in key), key=lambda s: _SEVERITY_RANK.get(s, 0))),
-                q(software), q(w.var_ver[key[0]]), q(f"{software} in running container images should be updated")))
+            display = q(f"{software} in running container images should be updated")
+            severity = max((w.cve_sev[w.var_cve[x]] for x in key), key=lambda s: _SEVERITY_RANK.get(s, 0))
+            fixed = max((w.var_fixed[x] for x in key if w.var_fixed[x]), default="")
+            cves = "[" + ",".join(self._cve_fragments()[x] for x in key) + "]"
+            displays.append(display)
+            packages.append(
+                f',"metadata":{{"displayName":{display},"assessmentType":"BuiltIn","severity":{q(severity)},'
+                f'"recommendationCategory":"SoftwareUpdate","categories":["Container"]}},'
+                f'"additionalData":{{"SoftwareName":{q(software)},"SoftwareVendor":{q(vendor)},'
+                f'"PackageType":{q(ptype)},"FixedVersion":{q(fixed)},"DetectedSoftwareVersions":[{q(w.var_ver[key[0]])}],'
+                f'"CvesDetails":{q(cves)}}},"resourceAdditionalData":')
         # one row per container of the group's deployment
         counts = g["containers"]
         row_group = np.repeat(np.arange(len(counts)), counts)
@@ -307,28 +313,32 @@ class MonthTenant:
             return pa.array(list(values), pa.string()).take(pa.array(index, pa.int64()))
 
         sig_rows = sig_of_group[row_group]
-        cves_a, vendor_a, ptype_a, fixed_a, sev_a, software_a, version_a, display_a = (
-            column(f, sig_rows) for f in zip(*package_fields))
         entity_ids, entity_index = self._entity_ids_flat()
         entity_a = column(entity_ids, entity_index[dep] + k)
-        details_a = self._details_quoted(dep, k, g["rv"][row_group])
+        # the status part: its code, first evaluation and last change (an exemption changed it at the last scan)
         first_u, first_of_group = np.unique(g["first"], return_inverse=True)
-        fe_a = column((q(_iso(v)) for v in first_u.tolist()), first_of_group[row_group])
+        fe_q = [q(_iso(v)) for v in first_u.tolist()]
         scan = self.tm - ((1 + frac(w._h("scan", np.arange(w.n), self.m)) * 29) * HOUR).astype(np.int64)
-        change_a = pc.if_else(pa.array(exempt), column((q(_iso(v)) for v in scan.tolist()), c), fe_a)
-        names_a = column(self._recommendation_names(), g["pkg"][row_group])
-        status_a = pc.if_else(pa.array(exempt), ',"cause":"Exempt","description":"Exempt"}', "}")
-        code_a = pc.if_else(pa.array(exempt), '"NotApplicable"', '"Unhealthy"')
-        pieces = [
+        scan_q = [q(_iso(v)) for v in scan.tolist()]
+        statuses = [f',"status":{{"code":"Unhealthy","firstEvaluationDate":{v},"statusChangeDate":{v}}}'
+                    for v in fe_q]
+        # exempt rows: code NotApplicable, cause Exempt, changed at the cluster's last scan
+        exempt_rows = np.flatnonzero(exempt)
+        status_key = first_of_group[row_group].astype(np.int64)
+        if len(exempt_rows):
+            pairs = first_of_group[row_group][exempt_rows].astype(np.int64) * w.n + c[exempt_rows]
+            uniq, inv = np.unique(pairs, return_inverse=True)
+            for p_ in uniq.tolist():
+                fi, cc = divmod(p_, w.n)
+                statuses.append(f',"status":{{"code":"NotApplicable","firstEvaluationDate":{fe_q[fi]},'
+                                f'"statusChangeDate":{scan_q[cc]},"cause":"Exempt","description":"Exempt"}}')
+            status_key[exempt_rows] = len(fe_q) + inv
+        properties = pc.binary_join_element_wise(
             '{"resourceDetails":{"Source":"Azure","Id":"', entity_a,
-            '","ResourceType":"K8s-container","ResourceProvider":"Microsoft.Security"},"displayName":', display_a,
-            ',"status":{"code":', code_a, ',"firstEvaluationDate":', fe_a, ',"statusChangeDate":', change_a, status_a,
-            ',"metadata":{"displayName":', display_a, ',"assessmentType":"BuiltIn","severity":', sev_a,
-            ',"recommendationCategory":"SoftwareUpdate","categories":["Container"]},"additionalData":{"SoftwareName":',
-            software_a, ',"SoftwareVendor":', vendor_a, ',"PackageType":', ptype_a, ',"FixedVersion":', fixed_a,
-            ',"DetectedSoftwareVersions":[', version_a, '],"CvesDetails":', cves_a, '},"resourceAdditionalData":',
-            details_a, "}"]
-        properties = pc.binary_join_element_wise(*pieces, "")
+            '","ResourceType":"K8s-container","ResourceProvider":"Microsoft.Security"},"displayName":',
+            column(displays, sig_rows), column(statuses, status_key), column(packages, sig_rows),
+            self._details_quoted(dep, k, g["rv"][row_group]), "}", "")
+        names_a = column(self._recommendation_names(), g["pkg"][row_group])
         ids = pc.binary_join_element_wise(entity_a, "/providers/Microsoft.Security/assessments/", names_a, "")
         n = len(row_group)
         constant = lambda value: pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))  # noqa: E731
