@@ -117,7 +117,8 @@ class RecordStore:
         if unknown:
             raise EngineError(f"no table schema declared for {unknown[0]!r}", hint="declare it in queries/tables.yaml")
         self.schemas = {name: dict(cols) for name, cols in schemas.items()}
-        self.tables = {name: self._conform(name, tables.get(name)) for name in self.schemas}
+        self.tables: dict[str, pa.Table] | None = {name: self._conform(name, tables.get(name)) for name in self.schemas}
+        self._rows = {name: table.num_rows for name, table in self.tables.items()}
         self._connections: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -145,7 +146,25 @@ class RecordStore:
             raise EngineError(f"table {name}: {exc.message}", hint=exc.hint) from None
 
     def rows(self, table: str) -> int:
-        return self.tables[table].num_rows
+        return self._rows[table]
+
+    def prepare(self, scopes: Iterable[Scope], release: bool = False) -> None:
+        """Build the databases of these scopes now; with ``release``, drop the source records afterwards
+        (a large tenant's records then live once, in DuckDB), and refuse any other scope later."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        scopes = list(scopes)
+        with ThreadPoolExecutor(max_workers=max(1, len(scopes))) as pool:
+            list(pool.map(self._connection_for, scopes))
+        if release:
+            self.tables = None
+
+    def _connection_for(self, scope: Scope) -> Any:
+        key = scope.key()
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self._connection(scope)
 
     # ------------------------------------------------------------------ scope
 
@@ -168,6 +187,9 @@ class RecordStore:
         con = self._connections.get(key)
         if con is not None:
             return con
+        if self.tables is None:
+            raise EngineError("the records were released after the prepared scopes were built",
+                              hint="prepare every scope a source will ask for")
         import duckdb_kql
 
         con = duckdb_kql.connect()
@@ -191,8 +213,8 @@ class RecordStore:
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # one DuckDB connection per scope, used by one thread at a time; scopes run in parallel
-            con = self._connection(scope)
             try:
+                con = self._connection(scope)
                 relation = duckdb_kql.kql(con, text)
                 dynamic = tuple(name for name, kind in zip(relation.columns, relation.types) if str(kind) == "JSON")
                 table = relation.to_arrow_table()

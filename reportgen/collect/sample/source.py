@@ -84,6 +84,7 @@ def open_sources(config: RunConfig, period: tuple[date, date], options: Mapping[
     per_subscription = {s: 0 for s in subscriptions} | {r["subscriptionId"]: r["subscriptionId_count"] for r in counts}
     batches = balanced_batches(per_subscription, os.cpu_count() or 1) if security.num_rows > PARALLEL_ROWS \
         else [Scope()]
+    arg.prepare(batches, release=True)   # the records now live once, in the batches' databases
     return Sources(
         source="sample",
         by_service={"resource_graph": EngineSource("resource_graph", arg, batches),
@@ -93,5 +94,5 @@ def open_sources(config: RunConfig, period: tuple[date, date], options: Mapping[
         subscriptions=tuple(subscriptions),
         meta={"engine": "duckdb-kql (embedded KQL over the sample tenant's raw records)",
               "sample": dict(options.get("label") or {}),
-              "records": {name: arg.rows(name) for name in arg.tables}
-              | {name: la.rows(name) for name in la.tables}})
+              "records": {name: arg.rows(name) for name in arg.schemas}
+              | {name: la.rows(name) for name in la.schemas}})

@@ -44,6 +44,7 @@ _VECTORS = {"Critical": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "High": 
             "Medium": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:L/I:L/A:L", "Low": "CVSS:3.1/AV:L/AC:H/PR:L/UI:N/S:U/C:L/I:N/A:N"}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _iso(us: int) -> str:
     return iso_time(datetime.fromtimestamp(int(us) // US, tz=timezone.utc))
 
@@ -287,7 +288,7 @@ class MonthTenant:
         sigs, sig_first, sig_of_group = np.unique(g["sig"], return_index=True, return_inverse=True)
         displays, packages = [], []
         for i in sig_first.tolist():
-            key = g["variants"][i]
+            key = g["variants"](i)
             vendor, ptype = _vendor(w.var_platform[key[0]])
             software = w.var_pkg[key[0]]
             display = q(f"{software} in running container images should be updated")
@@ -386,10 +387,11 @@ class MonthTenant:
         starts = np.flatnonzero(np.r_[True, (d[1:] != d[:-1]) | (pkg_o[1:] != pkg_o[:-1])])
         with np.errstate(over="ignore"):
             sig = np.add.reduceat(hash64(7, variant.astype(np.int64)), starts)
-        groups = np.split(variant, starts[1:])
+        ends = np.r_[starts[1:], len(variant)]
         lists = self._workload_lists()
         dep = d[starts]
-        return {"dep": dep, "pkg": pkg_o[starts], "sig": sig, "variants": [tuple(x.tolist()) for x in groups],
+        return {"dep": dep, "pkg": pkg_o[starts], "sig": sig,
+                "variants": lambda i: tuple(variant[starts[i]:ends[i]].tolist()),
                 "first": np.minimum.reduceat(f["first"][order], starts),
                 "rv": w.rv_start[w.dep_repo[dep]] + st.v[order][starts], "exempt": st.exempt[order][starts],
                 "containers": np.array([len(lists[x]) for x in dep.tolist()], dtype=np.int64)}
@@ -551,61 +553,7 @@ class MonthTenant:
         bare = w.cl_sub == len(w.subs) - 1
 
         # ---- findings (sub-assessment export: stops at the retirement)
-        keys = unique_sorted(np.concatenate([s.key for s in states]))
-        present = np.zeros((len(keys), len(months)), dtype=bool)
-        for j, s in enumerate(states):
-            pos = np.minimum(np.searchsorted(s.key, keys), max(len(s.key) - 1, 0))
-            present[:, j] = (s.key[pos] == keys) if len(s.key) else False
-        d, _, variant = w._unkey(keys)
-        exempt = w._exempt(d, variant)
-        # when each finding's presence flipped during each month (0 where it did not)
-        flip_t = np.zeros(present.shape, dtype=np.int64)
-        for j in range(1, len(months)):
-            flips = present[:, j] != present[:, j - 1]
-            if flips.any():
-                flip_t[flips, j] = w._finding_time(keys[flips], months[j], states[j - 1], states[j])
-        month_times = [int(w.t(i)) for i in months]
-        ev_key, ev_time, ev_state, ev_snap = [], [], [], []
-        for ts in np.arange(s0, tm + 1, 7 * DAY, dtype=np.int64):   # weekly snapshots: every open finding
-            j = min(max(int(np.searchsorted(month_times, ts)), 1), len(months) - 1)
-            now = np.where((flip_t[:, j] > 0) & (flip_t[:, j] <= ts), present[:, j], present[:, j - 1])
-            ev_key.append(keys[now])
-            ev_time.append(np.full(int(now.sum()), ts))
-            ev_state.append(np.where(exempt[now], "NotApplicable", "Unhealthy"))
-            ev_snap.append(np.ones(int(now.sum()), dtype=bool))
-        for j in range(1, len(months)):                               # streamed changes
-            flips = present[:, j] != present[:, j - 1]
-            t = flip_t[flips, j]
-            keep = (t > s0) & (t <= tm)
-            ev_key.append(keys[flips][keep])
-            ev_time.append(t[keep])
-            ev_state.append(np.where(present[flips, j][keep], np.where(exempt[flips][keep], "NotApplicable",
-                                                                       "Unhealthy"), "Healthy"))
-            ev_snap.append(np.zeros(int(keep.sum()), dtype=bool))
-        fk = np.concatenate(ev_key)
-        ft = np.concatenate(ev_time)
-        fs = np.concatenate(ev_state).astype(object)
-        fsnap = np.concatenate(ev_snap)
-        fd, fv, fvar = w._unkey(fk)
-        fc = w.dep_cluster[fd]
-        ft = np.where(fsnap, ft + sub_minute[w.cl_sub[fc]], ft)
-        live = ft < RETIREMENT_US
-        order = np.lexsort((fk, ft))
-        order = order[live[order]]
-        nested = []
-        ids = guids(w._h("sub-guid", fk, 1), w._h("sub-guid", fk, 2)) if len(fk) else []
-        for i in order:
-            c = int(fc[i])
-            rv = w.rv_start[w.dep_repo[fd[i]]] + fv[i]
-            assessment_id = w.cl_assess_id[c]
-            cve = w.var_cve[fvar[i]]
-            nested.append(rec.security_nested_recommendation(
-                time=_iso(int(ft[i])), tenant_id=self.tenant_id, assessed_resource_id=w.cl_find_rid[c],
-                id=f"{assessment_id}/subassessments/{ids[i]}",
-                parent_id=cat.ASSESSMENT_KEY if bare[c] else assessment_id, cve_id=w.cve_id[cve], state=fs[i],
-                severity=w.cve_sev[cve], snapshot=bool(fsnap[i]), digest=w.rv_digest[rv],
-                repository=w.repo_name[w.dep_repo[fd[i]]], package=w.var_pkg[fvar[i]],
-                subscription_id=w.cl_sub_id[c]))
+        nested = self._nested_history(months, states, s0, tm, sub_minute, bare) if s0 < RETIREMENT_US else []
 
         # ---- clusters: weekly snapshots and streamed status changes of c609cf0f
         status = np.stack([s.status for s in states], axis=1)        # clusters x months
@@ -644,3 +592,63 @@ class MonthTenant:
             subscription_id=w.cl_sub_id[ac[i]]) for i in order]
         return recommendations, nested
 
+    def _nested_history(self, months: list[int], states: list, s0: int, tm: int, sub_minute: np.ndarray,
+                        bare: np.ndarray) -> list[dict]:
+        """SecurityNestedRecommendation rows: weekly snapshots of every open finding and streamed changes."""
+        w = self.w
+        keys = unique_sorted(np.concatenate([s.key for s in states]))
+        present = np.zeros((len(keys), len(months)), dtype=bool)
+        for j, s in enumerate(states):
+            pos = np.minimum(np.searchsorted(s.key, keys), max(len(s.key) - 1, 0))
+            present[:, j] = (s.key[pos] == keys) if len(s.key) else False
+        d, _, variant = w._unkey(keys)
+        exempt = w._exempt(d, variant)
+        # when each finding's presence flipped during each month (0 where it did not)
+        flip_t = np.zeros(present.shape, dtype=np.int64)
+        for j in range(1, len(months)):
+            flips = present[:, j] != present[:, j - 1]
+            if flips.any():
+                flip_t[flips, j] = w._finding_time(keys[flips], months[j], states[j - 1], states[j])
+        month_times = [int(w.t(i)) for i in months]
+        ev_key, ev_time, ev_state, ev_snap = [], [], [], []
+        for ts in np.arange(s0, tm + 1, 7 * DAY, dtype=np.int64):   # weekly snapshots: every open finding
+            j = min(max(int(np.searchsorted(month_times, ts)), 1), len(months) - 1)
+            now = np.where((flip_t[:, j] > 0) & (flip_t[:, j] <= ts), present[:, j], present[:, j - 1])
+            ev_key.append(keys[now])
+            ev_time.append(np.full(int(now.sum()), ts))
+            ev_state.append(np.where(exempt[now], "NotApplicable", "Unhealthy"))
+            ev_snap.append(np.ones(int(now.sum()), dtype=bool))
+        for j in range(1, len(months)):                               # streamed changes
+            flips = present[:, j] != present[:, j - 1]
+            t = flip_t[flips, j]
+            keep = (t > s0) & (t <= tm)
+            ev_key.append(keys[flips][keep])
+            ev_time.append(t[keep])
+            ev_state.append(np.where(present[flips, j][keep], np.where(exempt[flips][keep], "NotApplicable",
+                                                                       "Unhealthy"), "Healthy"))
+            ev_snap.append(np.zeros(int(keep.sum()), dtype=bool))
+        fk = np.concatenate(ev_key)
+        ft = np.concatenate(ev_time)
+        fs = np.concatenate(ev_state).astype(object)
+        fsnap = np.concatenate(ev_snap)
+        fd, fv, fvar = w._unkey(fk)
+        fc = w.dep_cluster[fd]
+        ft = np.where(fsnap, ft + sub_minute[w.cl_sub[fc]], ft)
+        order = np.lexsort((fk, ft))
+        order = order[ft[order] < RETIREMENT_US]   # the export stopped with the sub-assessments
+        nested = []
+        ids = dict(zip(order.tolist(), guids(w._h("sub-guid", fk[order], 1), w._h("sub-guid", fk[order], 2))))
+        for i in order.tolist():
+            c = int(fc[i])
+            rv = w.rv_start[w.dep_repo[fd[i]]] + fv[i]
+            assessment_id = w.cl_assess_id[c]
+            cve = w.var_cve[fvar[i]]
+            nested.append(rec.security_nested_recommendation(
+                time=_iso(int(ft[i])), tenant_id=self.tenant_id, assessed_resource_id=w.cl_find_rid[c],
+                id=f"{assessment_id}/subassessments/{ids[i]}",
+                parent_id=cat.ASSESSMENT_KEY if bare[c] else assessment_id, cve_id=w.cve_id[cve], state=fs[i],
+                severity=w.cve_sev[cve], snapshot=bool(fsnap[i]), digest=w.rv_digest[rv],
+                repository=w.repo_name[w.dep_repo[fd[i]]], package=w.var_pkg[fvar[i]],
+                subscription_id=w.cl_sub_id[c]))
+
+        return nested
