@@ -40,6 +40,7 @@ golden: $(STAMP)
 	REPORTGEN_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests -k golden
 
 bench: $(STAMP)
+	$(PY) benchmarks/sample_bench.py
 	$(PY) benchmarks/collect_bench.py
 
 clean:
