@@ -203,7 +203,8 @@ def test_check_names_the_file_line_and_problem(query_copy, monkeypatch):
     (rg / "policy_states.kql").rename(rg / "compliance.kql")
     problems = check_queries(query_copy)
     text = "\n".join(problems)
-    assert re.search(r"clusters\.kql: line 6, column 15: error: .*'nmae'", text), text
+    line = next(i for i, t in enumerate((rg / "clusters.kql").read_text().splitlines(), 1) if "nmae" in t)
+    assert re.search(rf"clusters\.kql: line {line}, column 15: error: .*'nmae'", text), text
     assert "regulatory_compliance.kql: column 'passedResources' is string, dataset regulatory_compliance needs int or long" in text
     assert "exemptions.kql: result columns do not match dataset exemptions (missing expiresOn; unexpected expiry)" in text
     assert "waivers.kql: no dataset named 'waivers'" in text and "compliance.kql: no dataset named 'compliance'" in text
@@ -215,7 +216,7 @@ def test_check_names_the_file_line_and_problem(query_copy, monkeypatch):
     from reportgen.cli import cli
     monkeypatch.setattr(catalog, "queries_dir", lambda: query_copy)
     result = CliRunner().invoke(cli, ["queries", "check"])
-    assert result.exit_code == 2 and "clusters.kql: line 6, column 15" in result.output
+    assert result.exit_code == 2 and f"clusters.kql: line {line}, column 15" in result.output
 
 
 def test_check_says_how_to_install_the_parser_when_it_is_missing(monkeypatch):
