@@ -105,20 +105,61 @@ def conform(table: pa.Table, columns: Mapping[str, str]) -> pa.Table:
     return pa.table(arrays)
 
 
+@dataclass(frozen=True)
+class ComposedRecords:
+    """More raw records of one table, written inside DuckDB from parts instead of passed whole.
+
+    ``parts``: one row per record, with a ``subscriptionId`` column for scoping (dictionary
+    columns welcome: a million records repeat a few thousand pieces); ``select``: for each
+    column of the table, a DuckDB SQL expression over the parts' columns (the record's JSON
+    text for dynamic columns); absent columns are null. The records are the same as if built
+    in Python and passed in ``tables``; DuckDB only does the concatenation, in parallel."""
+
+    parts: pa.Table
+    select: Mapping[str, str]
+
+    def materialize(self, columns: Mapping[str, str]) -> pa.Table:
+        """The records as an Arrow table with the declared columns (dynamic ones as JSON text)."""
+        import duckdb
+
+        con = duckdb.connect()
+        con.register("parts", self.parts)
+        exprs = ", ".join(f'CAST(({self.select[c]}) AS VARCHAR) AS "{c}"' if c in self.select
+                          else f'NULL AS "{c}"' for c in columns)
+        return conform(con.sql(f"SELECT {exprs} FROM parts").to_arrow_table(), columns)
+
+
+def sql_text(value: str) -> str:
+    """A string as a DuckDB SQL literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 class RecordStore:
     """Raw records per table, queryable with KQL. ``tables``: name -> Arrow table of raw records.
 
     ``schemas`` gives each table's declared columns and Kusto types (``queries/tables.yaml``
     of one service); a table's Arrow columns must be a subset of them (the rest are null).
+    ``composed`` adds records built inside DuckDB (``ComposedRecords``).
     """
 
-    def __init__(self, tables: Mapping[str, pa.Table], schemas: Mapping[str, Mapping[str, str]]) -> None:
-        unknown = sorted(set(tables) - set(schemas))
+    def __init__(self, tables: Mapping[str, pa.Table], schemas: Mapping[str, Mapping[str, str]],
+                 composed: Mapping[str, ComposedRecords] | None = None) -> None:
+        composed = dict(composed or {})
+        unknown = sorted((set(tables) | set(composed)) - set(schemas))
         if unknown:
             raise EngineError(f"no table schema declared for {unknown[0]!r}", hint="declare it in queries/tables.yaml")
         self.schemas = {name: dict(cols) for name, cols in schemas.items()}
+        for name, extra in composed.items():
+            bad = sorted(set(extra.select) - set(self.schemas[name]))
+            if bad:
+                raise EngineError(f"table {name}: composed column {bad[0]!r} is not declared",
+                                  hint="declare it in queries/tables.yaml")
+            if "subscriptionId" not in extra.parts.column_names:
+                raise EngineError(f"table {name}: composed parts need a subscriptionId column for scoping")
+        self.composed = composed
         self.tables: dict[str, pa.Table] | None = {name: self._conform(name, tables.get(name)) for name in self.schemas}
-        self._rows = {name: table.num_rows for name, table in self.tables.items()}
+        self._rows = {name: table.num_rows + (composed[name].parts.num_rows if name in composed else 0)
+                      for name, table in self.tables.items()}
         self._connections: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -158,6 +199,7 @@ class RecordStore:
             list(pool.map(self._connection_for, scopes))
         if release:
             self.tables = None
+            self.composed = {}
 
     def _connection_for(self, scope: Scope) -> Any:
         key = scope.key()
@@ -168,8 +210,8 @@ class RecordStore:
 
     # ------------------------------------------------------------------ scope
 
-    def _filtered(self, name: str, scope: Scope) -> pa.Table:
-        table = self.tables[name]
+    def _filtered(self, name: str, scope: Scope, table: pa.Table | None = None) -> pa.Table:
+        table = self.tables[name] if table is None else table
         mask = None
         if scope.subscriptions is not None and "subscriptionId" in table.column_names:
             subs = pa.array(sorted(scope.subscriptions), type=pa.string())
@@ -199,6 +241,13 @@ class RecordStore:
             select = ", ".join(f'CAST("{c}" AS {_DUCK_TYPES[k]}) AS "{c}"' for c, k in columns.items())
             con.execute(f'CREATE TABLE "{name}" AS SELECT {select} FROM "{raw}"')
             con.unregister(raw)
+            if name in self.composed:
+                extra = self.composed[name]
+                con.register(raw, self._filtered(name, scope, extra.parts))
+                exprs = ", ".join(f'CAST(({extra.select[c]}) AS {_DUCK_TYPES[k]})' if c in extra.select
+                                  else f"CAST(NULL AS {_DUCK_TYPES[k]})" for c, k in columns.items())
+                con.execute(f'INSERT INTO "{name}" SELECT {exprs} FROM "{raw}"')
+                con.unregister(raw)
         self._connections[key] = con
         return con
 

@@ -107,12 +107,12 @@ def test_records_are_raw_azure_rows_with_json_string_fields():
         assert set(table.column_names) == envelope
 
 
-def test_fast_record_table_equals_the_reference_records():
-    """The column-wise builder of individual recommendations gives exactly the records of records.py."""
+def test_fast_records_equal_the_reference_records():
+    """The individual recommendations joined from parts in DuckDB are exactly the records of records.py."""
     tenant = MonthTenant(world("small", seed=5), -4)   # July: both models, several statuses
     reference = sorted(tenant.individual_recommendations(), key=lambda r: r["id"])
-    fast = sorted(tenant.individual_recommendation_table(load_tables()["resource_graph"]["securityresources"])
-                  .to_pylist(), key=lambda r: r["id"])
+    fast = sorted(tenant.individual_recommendation_parts().materialize(
+        load_tables()["resource_graph"]["securityresources"]).to_pylist(), key=lambda r: r["id"])
     assert len(reference) == len(fast) > 100
     for ref, row in zip(reference, fast):
         assert {**row, "properties": json.loads(row["properties"])} == ref

@@ -82,3 +82,23 @@ def test_a_query_the_engine_cannot_run_is_a_clear_error():
         RecordStore.from_records({"resources": [{"id": "x", "color": "red"}]}, load_tables()["resource_graph"])
     assert exc.value.one_line() == ("table resources: record has column 'color', which the table schema does not "
                                     "declare (declare it in queries/tables.yaml)")
+
+
+def test_composed_records_are_written_in_duckdb_and_scoped_like_the_others():
+    import pyarrow as pa
+
+    from reportgen.kql.engine import ComposedRecords
+    parts = pa.table({"n": ["a", "b", "c"], "subscriptionId": ["S1", "s2", "s1"],
+                      "piece": pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int32()), pa.array(['"x"', '"y"']))})
+    composed = ComposedRecords(parts, {"id": "'/subscriptions/' || subscriptionId || '/' || n", "name": "n",
+                                       "subscriptionId": "subscriptionId", "properties": "'{\"v\":' || piece || '}'"})
+    schemas = load_tables()["resource_graph"]
+    store = RecordStore({"resources": pa.table({"id": ["/plain"], "subscriptionId": ["s1"]})}, schemas,
+                        composed={"resources": composed})
+    assert store.rows("resources") == 4
+    text = "resources | extend v = tostring(properties.v) | project id, v"
+    assert sorted((r["id"], r["v"]) for r in store.run(text, Scope(subscriptions=frozenset({"s1"}))).wire_rows()) == [
+        ("/plain", ""), ("/subscriptions/S1/a", "x"), ("/subscriptions/s1/c", "x")]
+    whole = composed.materialize(schemas["resources"]).to_pylist()
+    assert [(r["id"], r["properties"]) for r in whole] == [
+        ("/subscriptions/S1/a", '{"v":"x"}'), ("/subscriptions/s2/b", '{"v":"y"}'), ("/subscriptions/s1/c", '{"v":"x"}')]

@@ -120,6 +120,11 @@ def raw_records(clusters: int, seed: int = 1, as_of: date | None = None, month_o
     from reportgen.collect.sample.tenant import MonthTenant
     from reportgen.kql.catalog import load_tables
 
+    import pyarrow as pa
+
     schemas = load_tables()
     tenant = MonthTenant(world(clusters, seed, as_of), -month_offset)
-    return tenant.resource_graph(schemas["resource_graph"]), tenant.log_analytics(schemas["log_analytics"])
+    arg = tenant.resource_graph(schemas["resource_graph"])
+    for name, extra in tenant.composed().items():   # written whole here, for callers that want every record
+        arg[name] = pa.concat_tables([arg[name], extra.materialize(schemas["resource_graph"][name])])
+    return arg, tenant.log_analytics(schemas["log_analytics"])

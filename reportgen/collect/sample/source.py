@@ -76,14 +76,17 @@ def open_sources(config: RunConfig, period: tuple[date, date], options: Mapping[
     month = int(options.get("month", 0))
     tenant = MonthTenant(world, month)
     schemas = load_tables()
-    arg = RecordStore(tenant.resource_graph(schemas["resource_graph"]), schemas["resource_graph"])
+    arg = RecordStore(tenant.resource_graph(schemas["resource_graph"]), schemas["resource_graph"],
+                      composed=tenant.composed())
     la = RecordStore(tenant.log_analytics(schemas["log_analytics"]), schemas["log_analytics"])
     subscriptions = [s["id"] for s in world.subs]
-    security = arg.tables["securityresources"]
-    counts = security.group_by("subscriptionId").aggregate([("subscriptionId", "count")]).to_pylist()
-    per_subscription = {s: 0 for s in subscriptions} | {r["subscriptionId"]: r["subscriptionId_count"] for r in counts}
-    batches = balanced_batches(per_subscription, os.cpu_count() or 1) if security.num_rows > PARALLEL_ROWS \
-        else [Scope()]
+    per_subscription = {s: 0 for s in subscriptions}
+    for table in (arg.tables["securityresources"], *(c.parts for c in arg.composed.values())):
+        for row in table.group_by("subscriptionId").aggregate([("subscriptionId", "count")]).to_pylist():
+            per_subscription[row["subscriptionId"]] = per_subscription.get(row["subscriptionId"], 0) + \
+                row["subscriptionId_count"]
+    batches = balanced_batches(per_subscription, os.cpu_count() or 1) \
+        if arg.rows("securityresources") > PARALLEL_ROWS else [Scope()]
     arg.prepare(batches, release=True)   # the records now live once, in the batches' databases
     return Sources(
         source="sample",

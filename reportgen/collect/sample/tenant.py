@@ -23,13 +23,12 @@ from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from reportgen.collect.sample import catalogue as cat
 from reportgen.collect.sample import records as rec
 from reportgen.collect.sample.hashing import DAY, HOUR, US, frac, guids, hash64, messy, to_us, unique_sorted
 from reportgen.collect.sample.world import BEFORE, M_MIN, RETIREMENT_US, World
-from reportgen.kql.engine import conform, iso_time, records_table
+from reportgen.kql.engine import ComposedRecords, iso_time, records_table, sql_text
 
 LA_RETENTION_DAYS = 60  # continuous-export history kept in the workspace
 RESOURCE_GRAPH_TABLES = ("resources", "resourcecontainers", "policyresources", "securityresources")
@@ -47,6 +46,16 @@ _VECTORS = {"Critical": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "High": 
 @functools.lru_cache(maxsize=1 << 16)
 def _iso(us: int) -> str:
     return iso_time(datetime.fromtimestamp(int(us) // US, tz=timezone.utc))
+
+
+# An individual recommendation's properties, joined from its parts (see individual_recommendation_parts).
+PROPERTIES_SQL = (
+    """'{"resourceDetails":{"Source":"Azure","Id":"' || entity || '","ResourceType":"K8s-container","""
+    """"ResourceProvider":"Microsoft.Security"},"displayName":' || display || status || package || details || '}'""")
+
+
+def _dictionary(values: list[str], index: np.ndarray) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), pa.array(values, pa.string()))
 
 
 def _vendor(platform: str) -> tuple[str, str]:
@@ -75,10 +84,12 @@ class MonthTenant:
             "policyresources": self.policy_states() + self.exemptions(),
             "securityresources": self.assessments() + self.governance() + self.regulatory() + self.sub_assessments(),
         }
-        out = {name: records_table(rows, schemas[name]) for name, rows in tables.items()}
-        out["securityresources"] = pa.concat_tables([
-            out["securityresources"], self.individual_recommendation_table(schemas["securityresources"])])
-        return out
+        return {name: records_table(rows, schemas[name]) for name, rows in tables.items()}
+
+    def composed(self) -> dict[str, ComposedRecords]:
+        """Records the engine writes from parts: the individual recommendations of ``securityresources``."""
+        parts = self.individual_recommendation_parts()
+        return {"securityresources": parts} if parts is not None else {}
 
     def log_analytics(self, schemas: dict[str, dict[str, str]]) -> dict[str, pa.Table]:
         recommendations, nested = self.history()
@@ -273,16 +284,17 @@ class MonthTenant:
         """One record per (container, package) of every alive finding, its CVEs in CvesDetails."""
         return [rec.individual_recommendation(**fields) for fields in self._recommendation_fields()]
 
-    def individual_recommendation_table(self, columns: dict[str, str]) -> pa.Table:
-        """The same records as ``individual_recommendations``, built column-wise as JSON text.
+    def individual_recommendation_parts(self) -> ComposedRecords | None:
+        """The same records as ``individual_recommendations``, as parts the engine joins into JSON text.
 
         A large tenant holds about a million of them; building each as nested dicts and
-        serialising it costs minutes. Every distinct value is escaped once, then Arrow joins
-        the pieces. ``tests/collect/test_sample.py`` checks the result equals the records above."""
+        serialising it costs minutes. Every distinct piece is escaped once here; DuckDB
+        concatenates them (``engine.ComposedRecords``). ``tests/collect/test_sample.py`` checks
+        the records it makes equal the records above."""
         w = self.w
         g = self._recommendation_groups()
         if g is None:
-            return conform(pa.table({"id": pa.array([], pa.string())}), columns)
+            return None
         q = rec.quote
         # per distinct set of CVE variants: the package's part of the record, written once
         sigs, sig_first, sig_of_group = np.unique(g["sig"], return_index=True, return_inverse=True)
@@ -334,20 +346,16 @@ class MonthTenant:
                 statuses.append(f',"status":{{"code":"NotApplicable","firstEvaluationDate":{fe_q[fi]},'
                                 f'"statusChangeDate":{scan_q[cc]},"cause":"Exempt","description":"Exempt"}}')
             status_key[exempt_rows] = len(fe_q) + inv
-        properties = pc.binary_join_element_wise(
-            '{"resourceDetails":{"Source":"Azure","Id":"', entity_a,
-            '","ResourceType":"K8s-container","ResourceProvider":"Microsoft.Security"},"displayName":',
-            column(displays, sig_rows), column(statuses, status_key), column(packages, sig_rows),
-            self._details_quoted(dep, k, g["rv"][row_group]), "}", "")
-        names_a = column(self._recommendation_names(), g["pkg"][row_group])
-        ids = pc.binary_join_element_wise(entity_a, "/providers/Microsoft.Security/assessments/", names_a, "")
-        n = len(row_group)
-        constant = lambda value: pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))  # noqa: E731
-        table = pa.table({
-            "id": ids, "name": names_a, "type": constant(rec.ASSESSMENT), "tenantId": constant(self.tenant_id),
-            "kind": constant(""), "location": constant(""), "resourceGroup": column(w.cl_rg_lower, c),
-            "subscriptionId": column(w.cl_sub_id, c), "managedBy": constant(""), "properties": properties})
-        return conform(table, columns)
+        parts = pa.table({
+            "entity": entity_a, "name": column(self._recommendation_names(), g["pkg"][row_group]),
+            "resourceGroup": column(w.cl_rg_lower, c), "subscriptionId": column(w.cl_sub_id, c),
+            "display": _dictionary(displays, sig_rows), "status": _dictionary(statuses, status_key),
+            "package": _dictionary(packages, sig_rows), "details": self._details_quoted(dep, k, g["rv"][row_group])})
+        return ComposedRecords(parts, {
+            "id": "entity || '/providers/Microsoft.Security/assessments/' || name", "name": "name",
+            "type": sql_text(rec.ASSESSMENT), "tenantId": sql_text(self.tenant_id), "kind": "''", "location": "''",
+            "resourceGroup": "resourceGroup", "subscriptionId": "subscriptionId", "managedBy": "''",
+            "properties": PROPERTIES_SQL})
 
     def _entity_ids_flat(self) -> tuple[list[str], np.ndarray]:
         """Every (deployment, container) entity id, with the offset of each deployment's first one."""
