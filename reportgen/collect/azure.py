@@ -32,12 +32,17 @@ class AzureOptions:
 
     retry: RetrySettings = field(default_factory=RetrySettings)
     pacer: QuotaPacer | None = None
-    la_retry_total: int = 3
+    la_retry_total: int = 3          # Log Analytics retries after 5xx and connection errors
+
+
+# What `reportgen collect` uses (it passes no options); a test of the command line may swap it for
+# faster retries.
+DEFAULT_OPTIONS = AzureOptions()
 
 
 def open_sources(config: RunConfig, period: tuple[date, date], options: Mapping[str, Any]) -> Sources:
     """``options``: ``env`` (the environment to read endpoints and tokens from), ``azure`` (AzureOptions)."""
-    knobs: AzureOptions = options.get("azure") or AzureOptions()
+    knobs: AzureOptions = options.get("azure") or DEFAULT_OPTIONS
     workspace = config.azure.log_analytics_workspace_id
     if workspace and not _GUID.match(workspace):
         raise ConfigError(f"config [azure] log_analytics_workspace_id: {workspace!r} is not a workspace id",
@@ -51,7 +56,7 @@ def open_sources(config: RunConfig, period: tuple[date, date], options: Mapping[
     unavailable = {}
     if workspace:
         by_service["log_analytics"] = LogAnalyticsSource(endpoints, credentials.logs, workspace, period,
-                                                         retry_total=knobs.la_retry_total)
+                                                         retry_total=knobs.la_retry_total, retry=knobs.retry)
     else:
         unavailable["log_analytics"] = NO_WORKSPACE
     return Sources(

@@ -9,9 +9,13 @@ pages with ``$top`` 1000 and ``$skipToken``, resending the same query and scope,
 Throttling: every response carries ``x-ms-user-quota-remaining`` and
 ``x-ms-user-quota-resets-after``. ``QuotaPacer``, shared by every query of a run, keeps an
 estimate of the remaining quota and holds requests back until the window resets, so a
-run that honours the quota is not throttled. On HTTP 429 it waits as told and retries;
-5xx and connection errors are retried a bounded number of times with backoff. A batch
-that still fails is recorded (which members, why) and collection goes on.
+run that honours the quota is not throttled. On HTTP 429 it waits as told (``Retry-After``
+in seconds or as an HTTP date, ``retry-after-ms``, the quota reset, else a default) and
+retries; 5xx and connection errors are retried a bounded number of times with backoff. A
+batch that still fails is recorded (which members, why) and collection goes on; when every
+batch failed the query's status is ``failed``. Redirects are never followed: a token is sent
+only to the configured endpoint. ``x-ms-tenant-subscription-limit-hit: true`` (the identity
+sees more than 10,000 subscriptions) becomes a ``subscription-limit`` gap.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError, ServiceRequestError,
                                    ServiceResponseError, map_error)
@@ -34,7 +39,7 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions, R
 
 from reportgen import __version__
 from reportgen.collect.azure_auth import SIGN_IN_HINT, Endpoints
-from reportgen.collect.interface import (COMPLETE, PARTIAL, SKIPPED, FailedBatch, QueryOutcome, RowSink, Source)
+from reportgen.collect.interface import COMPLETE, FAILED, PARTIAL, FailedBatch, Gap, QueryOutcome, RowSink, Source
 from reportgen.errors import AuthError
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,8 @@ PAGE_SIZE = 1000
 MAX_SUBSCRIPTIONS_PER_REQUEST = 1000
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS_AFTER = "x-ms-user-quota-resets-after"
+SUBSCRIPTION_LIMIT_HIT = "x-ms-tenant-subscription-limit-hit"
+_REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {408, 500, 502, 503, 504}
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
 
@@ -60,6 +67,7 @@ class RetrySettings:
     default_throttle_wait: float = 5.0  # when a 429 says nothing about when to retry
     read_timeout: float = 120.0
     connection_timeout: float = 20.0
+    max_throttle_wait: float = 300.0    # longest Retry-After honoured as such (Log Analytics)
 
 
 def parse_resets_after(value: str | None) -> float | None:
@@ -257,6 +265,28 @@ def _error_text(exc: HttpResponseError) -> str:
     return f"HTTP {status}{' ' + code if code else ''}: {first[:300]}"
 
 
+def redirect_reason(status: int | None, headers: Mapping[str, str] | None) -> str:
+    """Why a redirect ends the request: it names the status and where it pointed (scheme and host only:
+    a Location's path or query may carry anything)."""
+    location = {k.lower(): v for k, v in (headers or {}).items()}.get("location", "")
+    where = ""
+    if location:
+        try:
+            parts = urlsplit(location)
+            where = f" to {parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}" if parts.netloc else " to a relative location"
+        except ValueError:
+            where = " to an unreadable location"
+    return (f"HTTP {status}: the endpoint redirected the request{where}; redirects are not followed, so that the "
+            "token is sent only to the configured endpoint")
+
+
+SUBSCRIPTION_LIMIT_GAP = Gap(
+    "subscription-limit",
+    "Resource Graph reported that the identity can see more than 10,000 subscriptions "
+    "(x-ms-tenant-subscription-limit-hit): queries at tenant or management-group scope cover only part of them. "
+    "Name the subscriptions in [scope] subscriptions to read them all.")
+
+
 def rows_of(data: Any) -> list[dict]:
     """Rows of a Resource Graph response in either result format."""
     if data is None:
@@ -328,7 +358,7 @@ class ResourceGraphSource(Source):
     def _client(self) -> ResourceGraphClient:
         return ResourceGraphClient(
             self.credential, base_url=self.endpoints.arm, credential_scopes=[self.endpoints.arm_scope],
-            api_version=API_VERSION, retry_total=0, user_agent=f"reportgen/{__version__}",
+            api_version=API_VERSION, retry_total=0, permit_redirects=False, user_agent=f"reportgen/{__version__}",
             connection_timeout=self.retry.connection_timeout, read_timeout=self.retry.read_timeout)
 
     def _backoff(self, attempt: int) -> float:
@@ -340,7 +370,7 @@ class ResourceGraphSource(Source):
         client = self._client()
         rows: list[dict] = []
         count = 0
-        stats = {"pages": 0, "requests": 0, "throttled": 0, "retries": 0}
+        stats = {"pages": 0, "requests": 0, "throttled": 0, "retries": 0, "limit_hit": False}
         warnings: list[str] = []
         failed: list[FailedBatch] = []
         truncated = False
@@ -368,7 +398,7 @@ class ResourceGraphSource(Source):
                     failed.append(FailedBatch(batch.kind, batch.members, exc.reason, exc.status_code))
                     warnings.append(f"{query}: {batch.describe()} failed: {exc.reason}"
                                     + (f" ({got} rows were read before the failure)" if got else ""))
-                    log.warning("%s: %s failed: %s", query, batch.describe(), exc.reason)
+                    log.info("%s: %s failed: %s", query, batch.describe(), exc.reason)  # reported in the outcome
                     continue
                 batch_totals.append({"batch": batch.index, "kind": batch.kind, "members": len(batch.members),
                                      "rows": got, "total_records": total_records})
@@ -378,16 +408,21 @@ class ResourceGraphSource(Source):
         finally:
             client.close()
         if failed and len(failed) == len(self.batches) and not count:
-            status = SKIPPED
+            status = FAILED
         elif failed or truncated:
             status = PARTIAL
         else:
             status = COMPLETE
+        gaps: tuple[Gap, ...] = ()
+        if stats["limit_hit"]:
+            gaps = (SUBSCRIPTION_LIMIT_GAP,)
+            warnings.append(f"{query}: Resource Graph reported the tenant subscription limit "
+                            f"({SUBSCRIPTION_LIMIT_HIT}: true); the result covers only part of the tenant")
         return QueryOutcome(
             query=query, text=text, rows=tuple(rows), row_count=count, status=status, pages=stats["pages"],
             requests=stats["requests"], throttled=stats["throttled"], retries=stats["retries"],
             seconds=time.monotonic() - started, warnings=tuple(warnings), failed_batches=tuple(failed),
-            batches=len(self.batches), truncated=truncated,
+            batches=len(self.batches), truncated=truncated, gaps=gaps,
             extra={"api_version": API_VERSION, "batch_results": batch_totals})
 
     def _pages(self, client: ResourceGraphClient, query: str, text: str, batch: ScopeBatch,
@@ -403,7 +438,9 @@ class ResourceGraphSource(Source):
                 subscriptions=list(batch.members) if batch.kind == "subscriptions" else None,
                 management_groups=list(batch.members) if batch.kind == "management_groups" else None,
                 options=options)
-            page = self._request(client, query, request, stats)
+            page, headers = self._request(client, query, request, stats)
+            if str({k.lower(): v for k, v in headers.items()}.get(SUBSCRIPTION_LIMIT_HIT, "")).strip().lower() == "true":
+                stats["limit_hit"] = True
             stats["pages"] += 1
             log.debug("%s: %s page %d: %d rows", query, batch.describe(), stats["pages"], page.count or 0)
             yield page
@@ -414,7 +451,8 @@ class ResourceGraphSource(Source):
                 raise _BatchFailed("the service returned the same skip token twice; paging stopped", None)
             seen_tokens.add(skip_token)
 
-    def _request(self, client: ResourceGraphClient, query: str, request: QueryRequest, stats: dict) -> Page:
+    def _request(self, client: ResourceGraphClient, query: str, request: QueryRequest,
+                 stats: dict) -> tuple[Page, dict[str, str]]:
         attempts = throttles = 0
         plain_http = self.endpoints.arm_is_plain_http
         while True:
@@ -448,6 +486,8 @@ class ResourceGraphSource(Source):
                     stats["retries"] += 1
                     log.info("%s: throttled (429); waiting as told, then retrying", query)
                     continue
+                if status in _REDIRECTS:
+                    raise _BatchFailed(redirect_reason(status, resp_headers), status)
                 attempts += 1
                 if status in _RETRYABLE or (status is not None and status >= 506):
                     if attempts >= self.retry.max_attempts:
@@ -470,4 +510,4 @@ class ResourceGraphSource(Source):
                 self.pacer.release(None)
                 raise
             self.pacer.release(headers)
-            return page
+            return page, headers
