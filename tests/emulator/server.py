@@ -5,68 +5,98 @@ It implements the two REST contracts the SDKs use:
 - ``POST /providers/Microsoft.ResourceGraph/resources?api-version=...`` (azure-mgmt-resourcegraph)
 - ``POST /v1/workspaces/{workspaceId}/query`` (azure-monitor-query)
 
-and serves the rows of a snapshot (the tenant) for the dataset named by the query's
-``// dataset: <name>`` line. Rows are what the services return after the query's
-``project``: dynamic values as JSON objects/arrays, datetimes as ISO text. For
-``findings`` the rows are split between the legacy sub-assessments query and the
-individual-recommendations query, each in its own Kubernetes-context shape.
+and answers both the way the services do: it holds the raw records of a tenant (the rows of
+Resource Graph's ``resources``, ``resourcecontainers``, ``policyresources`` and
+``securityresources`` tables, and the workspace's continuous-export tables) in two
+``reportgen.kql.engine.RecordStore``s and **executes the query text it receives** over the
+records the request may see. Nothing is routed by comment lines: a wrong property path in a
+query file gives the same empty values here as in Azure. (The ``// dataset:`` line only
+labels a ``RequestRecord`` and lets a test aim a fault at one dataset.)
 
-Realistic behaviour: ``$top``/``$skipToken`` paging (a skip token is bound to the query
-text and scope it was issued for), subscription and management-group scope, a per-user
-quota with ``x-ms-user-quota-*`` headers on every response and HTTP 429 past it. Faults
-are configured per test on ``emulator.faults``: injected 429s, 5xx bursts, dropped
-connections, truncated results, subscriptions whose batch always fails, Log Analytics
-partial results and failures.
+Resource Graph: scope is applied to the records (``subscriptions`` in the body; management
+groups mapped to their subscriptions; neither = the tenant), subscriptions the identity
+cannot read are dropped without an error, and HTTP 400 ``NoValidSubscriptionsInQueryRequest``
+when none is left; the executed result is cached per (text, scope) so that paging does not
+re-run it; ``$top``/``$skipToken`` paging with the token bound to the text and scope it was
+issued for, and a skip token only when the result projects ``id`` (otherwise a longer result
+is answered ``resultTruncated``); ``resultFormat`` table or objectArray; a per-user quota with
+``x-ms-user-quota-*`` headers on every response and HTTP 429 past it; a query the engine
+cannot run is HTTP 400 carrying the engine's message.
+
+Log Analytics: the request's ``timespan`` (ISO 8601 ``start/end``, ``start/duration`` or a
+duration ending now) is applied to ``TimeGenerated``; the answer is ``PrimaryResult`` with
+Kusto column types taken from the result, values optionally as strings (as the REST example
+sends them).
+
+Faults are configured per test on ``emulator.faults`` (``Faults``): 429s in every style
+Azure uses (quota headers, ``Retry-After`` in seconds or as an HTTP date, ``retry-after-ms``,
+nothing at all), 5xx bursts, dropped connections, truncated results, unreadable
+subscriptions, failing subscription batches, the tenant subscription limit, redirects, and
+Log Analytics partial results and refusals.
 """
 
 from __future__ import annotations
 
 import base64
-import multiprocessing
-import urllib.request
 import hashlib
 import json
-import math
+import multiprocessing
 import re
 import threading
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-import pandas as pd
+import pyarrow as pa
 
-from reportgen.snapshot import DATASETS
+from reportgen.kql.catalog import load_tables
+from reportgen.kql.engine import EngineError, RecordStore, Result, Scope
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
 STATS_PATH = "/_emulator/records"
 LA_PATH = re.compile(r"^/v1/workspaces/([^/]+)/query$")
 LEGACY, INDIVIDUAL = "findings.subassessments", "findings.recommendations"
+ANY = "*"   # a fault counter under this key applies to every request of the service
 _DATASET_LINE = re.compile(r"^// dataset: ([a-z_]+)\s*$", re.M)
 _QUERY_LINE = re.compile(r"^// query: ([A-Za-z0-9_.]+)", re.M)
-_KUSTO_TYPES = {"str": "string", "json": "dynamic", "ts": "datetime", "float": "real", "int": "long", "bool": "bool"}
+_DURATION = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+THROTTLE_STYLES = ("quota", "retry-after", "http-date", "retry-after-ms", "bare")
+
+Records = Mapping[str, "pa.Table | Sequence[Mapping[str, Any]]"]
 
 
 @dataclass
 class Faults:
-    """What the emulator does wrong, per test. Counters are consumed as requests arrive."""
+    """What the emulator does wrong, per test. Counters are consumed as requests arrive; a counter
+    is keyed by query name (``findings.recommendations``), dataset name, or ``ANY``."""
 
     quota_limit: int = 15
     quota_window: float = 5.0
     page_size: int = 1000                      # rows per page at most (ARG may return fewer than $top)
-    throttle_requests: set[int] = field(default_factory=set)   # ARG request numbers (1-based) answered 429
-    throttle_wait: float = 0.05                # seconds the injected 429s ask to wait
-    server_errors: dict[str, int] = field(default_factory=dict)   # query or dataset -> 5xx responses first
+    # HTTP 429: by Resource Graph request number (1-based) or by query/dataset, in one of THROTTLE_STYLES
+    throttle_requests: set[int] = field(default_factory=set)
+    throttle: dict[str, int] = field(default_factory=dict)
+    throttle_style: str = "quota"
+    throttle_wait: float = 0.05                # seconds asked for (quota and retry-after-ms styles)
+    retry_after: int = 1                       # seconds asked for by the retry-after and http-date styles
+    server_errors: dict[str, int] = field(default_factory=dict)   # 5xx responses first (both services)
     server_error_status: int = 503
-    drop_connections: dict[str, int] = field(default_factory=dict)  # query or dataset -> dropped connections
+    drop_connections: dict[str, int] = field(default_factory=dict)  # connections closed without an answer
+    redirect: dict[str, str] = field(default_factory=dict)  # query/dataset/ANY -> Location of a 307
     truncate: set[str] = field(default_factory=set)              # datasets answered truncated
+    unreadable_subscriptions: set[str] = field(default_factory=set)  # dropped silently, as ARG does
     failing_subscriptions: set[str] = field(default_factory=set)  # a batch containing one always fails
     failing_status: int = 403
+    error_detail: str = ""                     # a second line in every error message (tests keep it out)
+    subscription_limit_hit: bool = False       # x-ms-tenant-subscription-limit-hit: true on every answer
     la_partial: set[str] = field(default_factory=set)            # LA datasets answered with PartialError
-    la_fail: dict[str, int] = field(default_factory=dict)        # LA dataset -> HTTP status
+    la_fail: dict[str, int] = field(default_factory=dict)        # LA dataset -> HTTP status, for good
     la_values_as_strings: bool = True          # numbers/bools as strings, as in the REST example
-    findings_split: Callable[[int, Mapping[str, Any]], str] | None = None  # (index, row) -> LEGACY | INDIVIDUAL
 
 
 @dataclass(frozen=True)
@@ -85,127 +115,137 @@ class RequestRecord:
     api_version: str | None = None
     rows: int = 0
     timespan: str | None = None
-    time: float = 0.0
+    time: float = 0.0                   # time.monotonic() on arrival
+    wall: float = 0.0                   # time.time() on arrival
     quota_throttled: bool = False
-    injected: str | None = None
+    injected: str | None = None         # 429 | 5xx | drop | redirect | partial | fail
     text: str | None = None
+    scope: tuple[str, ...] | None = None  # the subscriptions whose records the request saw (None = all)
+    seconds: float = 0.0                # time to answer (executing the text, unless already executed)
 
 
-def _iso(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+def _timespan_text(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h):02d}:{int(m):02d}:{s:010.7f}"
+
+
+def _duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not an ISO 8601 duration")
+    d, h, m, s = (float(g) if g else 0.0 for g in match.groups())
+    return timedelta(days=d, hours=h, minutes=m, seconds=s)
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def parse_timespan(text: str | None, now: datetime | None = None) -> tuple[datetime, datetime] | None:
+    """A Log Analytics ``timespan``: ``start/end``, ``start/duration``, ``duration/end`` or a duration
+    ending now (what ``azure-monitor-query`` sends for a ``timedelta``). None = no time range."""
+    if not text:
         return None
-    ts = pd.Timestamp(value)
-    if pd.isna(ts):
-        return None
-    ts = ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
-    if ts.microsecond:
-        return ts.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"  # 7 fractional digits, as .NET writes them
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = now or datetime.now(timezone.utc)
+    if "/" in text:
+        first, second = text.split("/", 1)
+        if first.startswith("P"):
+            end = _instant(second)
+            return end - _duration(first), end
+        start = _instant(first)
+        return (start, start + _duration(second)) if second.startswith("P") else (start, _instant(second))
+    return now - _duration(text), now
 
 
-def wire_value(kind: str, value: Any) -> Any:
-    """A snapshot value as the service would send it in JSON."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if kind == "json":
-        return json.loads(value) if isinstance(value, str) else value
-    if kind == "ts":
-        return _iso(value)
-    if kind == "float":
-        return float(value)
-    if kind == "int":
-        return int(value)
-    if kind == "bool":
-        return bool(value)
-    return value if isinstance(value, str) else str(value)
+class SharedResults:
+    """A ``RecordStore`` whose results are kept per (text, scope), for every emulator serving one tenant.
+
+    Every text an emulator receives is still executed by the engine over the records its scope
+    allows; a tenant shared by many tests only runs the same text over the same scope once."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+        self.tables = store.tables
+        self._results: dict[tuple[str, str], Result] = {}
+        self._lock = threading.Lock()
+
+    def run(self, text: str, scope: Scope = Scope()) -> Result:
+        key = (hashlib.sha256(text.encode()).hexdigest(), scope.key())
+        with self._lock:
+            cached = self._results.get(key)
+        if cached is None:
+            cached = self.store.run(text, scope)
+            with self._lock:
+                cached = self._results.setdefault(key, cached)
+        return cached
 
 
-def wire_rows(dataset: str, frame: pd.DataFrame) -> list[dict]:
-    columns = DATASETS[dataset]
-    records = frame[list(columns)].astype(object).where(frame[list(columns)].notna(), None).to_dict("records")
-    return [{c: wire_value(columns[c], r[c]) for c in columns} for r in records]
+def _store(records: "RecordStore | SharedResults | Records",
+           schemas: Mapping[str, Mapping[str, str]]) -> "RecordStore | SharedResults":
+    if isinstance(records, (RecordStore, SharedResults)):
+        return records
+    tables = {name: rows if isinstance(rows, pa.Table) else
+              RecordStore.from_records({name: rows}, {name: schemas[name]}).tables[name]
+              for name, rows in records.items()}
+    return RecordStore(tables, schemas)
 
 
-def legacy_workloads(flat: list[dict] | None) -> Any:
-    """Flat workloads -> ``kubernetesContext.workloads`` (workloads with a ``containers`` list)."""
-    if flat is None:
-        return None
-    out: list[dict] = []
-    for w in flat:
-        key = (w.get("namespace"), w.get("kind"), w.get("name"))
-        if out and (out[-1]["namespace"], out[-1]["kind"], out[-1]["name"]) == key:
-            out[-1]["containers"].append({"name": w.get("container")})
-        else:
-            out.append({"namespace": key[0], "kind": key[1], "name": key[2], "ownedResources": [],
-                        "containers": [{"name": w.get("container")}]})
-    return out
+_ARG_TYPES = {"string": "string", "int64": "integer", "int32": "integer", "double": "number", "bool": "boolean"}
+_KUSTO_TYPES = {"string": "string", "int64": "long", "int32": "int", "double": "real", "bool": "bool"}
 
 
-def details_workloads(flat: list[dict] | None, cluster_id: str | None) -> Any:
-    """Flat workloads -> ``[kubernetesDetails]`` objects (the newer flat shape)."""
-    if flat is None:
-        return None
-    return [{"namespace": w.get("namespace"), "clusterResourceId": cluster_id,
-             "clusterName": (cluster_id or "").rsplit("/", 1)[-1], "controllerKind": w.get("kind"),
-             "controllerName": w.get("name"), "containerName": w.get("container"), "clusterKind": "AKS",
-             "cloud": "Azure"} for w in flat]
-
-
-def _subscription_of(row: Mapping[str, Any]) -> str:
-    sub = row.get("subscriptionId")
-    if not sub:
-        m = re.match(r"(?i)^/subscriptions/([^/]+)", str(row.get("id") or row.get("AssessedResourceId") or ""))
-        sub = m.group(1) if m else ""
-    return str(sub).lower()
-
-
-def _alternate(index: int, row: Mapping[str, Any]) -> str:
-    return LEGACY if index % 2 == 0 else INDIVIDUAL
+def _column_type(result: Result, name: str, types: Mapping[str, str], dynamic: str, datetime_: str) -> str:
+    if name in result.dynamic:
+        return dynamic
+    arrow = result.table.schema.field(name).type
+    if pa.types.is_timestamp(arrow):
+        return datetime_
+    return types.get(str(arrow), "string")
 
 
 class AzureEmulator:
-    """Serves a tenant's datasets to the real SDK clients over loopback HTTP, in-process."""
+    """Executes the query texts the real SDK clients send over a tenant's raw records, in-process.
 
-    def __init__(self, frames: Mapping[str, pd.DataFrame], *, token: str = "emulator-token",
-                 logs_token: str | None = None, workspace_id: str = "00000000-0000-0000-0000-00000000beef",
-                 management_groups: Mapping[str, list[str]] | None = None, faults: Faults | None = None) -> None:
-        self.frames = dict(frames)
+    ``resource_graph`` / ``log_analytics``: a ``RecordStore``, or table name -> raw records
+    (Arrow tables or lists of dicts, as ``reportgen.collect.sample.records`` makes them).
+    ``management_groups``: group name -> its subscriptions.
+    """
+
+    def __init__(self, resource_graph: "RecordStore | Records", log_analytics: "RecordStore | Records | None" = None,
+                 *, token: str = "emulator-token", logs_token: str | None = None,
+                 workspace_id: str = "00000000-0000-0000-0000-00000000beef",
+                 management_groups: Mapping[str, Sequence[str]] | None = None, faults: Faults | None = None,
+                 host: str = "127.0.0.1") -> None:
+        schemas = load_tables()
+        self.resource_graph = _store(resource_graph, schemas["resource_graph"])
+        self.log_analytics = _store(log_analytics or {}, schemas["log_analytics"])
         self.token = token
         self.logs_token = logs_token or token
         self.workspace_id = workspace_id
         self.management_groups = {k: [s.lower() for s in v] for k, v in (management_groups or {}).items()}
         self.faults = faults or Faults()
+        self.host = host
         self.records: list[RequestRecord] = []
+        self.executions = 0               # texts run for this emulator (each (text, scope) once, whatever the pages)
         self._lock = threading.Lock()
         self._arg_count = 0
         self._window_start: float | None = None
         self._window_used = 0
+        self._results: dict[tuple[str, str, str], Result] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._rows: dict[str, list[tuple[str, dict]]] = {}
-        self._prepare()
+        self._all_subscriptions = self._subscriptions_of(self.resource_graph)
 
-    # ------------------------------------------------------------------ data
-
-    def _prepare(self) -> None:
-        for dataset, frame in self.frames.items():
-            if dataset == "findings":
-                continue
-            self._rows[dataset] = [(_subscription_of(r), r) for r in wire_rows(dataset, frame)]
-        split = self.faults.findings_split or _alternate
-        legacy, individual = [], []
-        for index, row in enumerate(wire_rows("findings", self.frames["findings"])):
-            flat = row["workloads"]
-            if split(index, row) == LEGACY:
-                legacy.append((_subscription_of(row), {**row, "workloads": legacy_workloads(flat)}))
-            else:
-                individual.append((_subscription_of(row), {**row, "workloads": details_workloads(flat, row["resourceId"])}))
-        self._rows[LEGACY] = legacy
-        self._rows[INDIVIDUAL] = individual
-
-    def served(self, key: str) -> list[dict]:
-        """Every row the emulator serves for a dataset or findings query (unscoped)."""
-        return [r for _, r in self._rows[key]]
+    @staticmethod
+    def _subscriptions_of(store: RecordStore) -> frozenset[str]:
+        subs: set[str] = set()
+        for table in store.tables.values():
+            if "subscriptionId" in table.column_names:
+                subs.update(s.lower() for s in table["subscriptionId"].to_pylist() if s)
+        return frozenset(subs)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -234,7 +274,7 @@ class AzureEmulator:
                     return emulator._send(self, 200, {"records": records})
                 emulator._send(self, 404, {"error": {"code": "NotFound", "message": "no such path"}})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="azure-emulator", daemon=True)
@@ -264,10 +304,28 @@ class AzureEmulator:
     def quota_throttled(self) -> int:
         return sum(1 for r in self.records if r.quota_throttled)
 
+    # ------------------------------------------------------------------ executing
+
+    def execute(self, service: str, text: str, scope: Scope) -> Result:
+        """Run ``text`` over the records ``scope`` allows, once per (text, scope); ``EngineError`` if it cannot."""
+        key = (service, hashlib.sha256(text.encode()).hexdigest(), scope.key())
+        with self._lock:
+            cached = self._results.get(key)
+        if cached is not None:
+            return cached
+        store = self.resource_graph if service == "resource_graph" else self.log_analytics
+        result = store.run(text, scope)
+        with self._lock:
+            self.executions += 1
+            return self._results.setdefault(key, result)
+
     # ------------------------------------------------------------------ HTTP
 
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, body: Any, headers: Mapping[str, str] = {}) -> None:
-        payload = json.dumps(body).encode("utf-8")
+    def _send(self, handler: BaseHTTPRequestHandler, status: int, body: Any,
+              headers: Mapping[str, str] | Callable[[], Mapping[str, str]] = {}) -> None:
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        if callable(headers):
+            headers = headers()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
         handler.send_header("Content-Length", str(len(payload)))
@@ -275,6 +333,15 @@ class AzureEmulator:
             handler.send_header(k, v)
         handler.end_headers()
         handler.wfile.write(payload)
+
+    def _error(self, handler: BaseHTTPRequestHandler, status: int, code: str, message: str,
+               headers: Mapping[str, str] | Callable[[], Mapping[str, str]] = {}, details: list | None = None) -> None:
+        if self.faults.error_detail:
+            message = f"{message}\n{self.faults.error_detail}"
+        error: dict[str, Any] = {"code": code, "message": message}
+        if details:
+            error["details"] = details
+        self._send(handler, status, {"error": error}, headers)
 
     def _record(self, record: RequestRecord) -> None:
         with self._lock:
@@ -289,38 +356,86 @@ class AzureEmulator:
         elif LA_PATH.match(url.path):
             self._handle_la(handler, url, raw)
         else:
-            self._send(handler, 404, {"error": {"code": "NotFound", "message": f"no route {url.path}"}})
+            self._error(handler, 404, "NotFound", f"no route {url.path}")
 
     def _authorised(self, handler: BaseHTTPRequestHandler, token: str) -> bool:
         return handler.headers.get("Authorization", "") == f"Bearer {token}"
 
-    @staticmethod
-    def _timespan(seconds: float) -> str:
-        seconds = max(0.0, seconds)
-        h, rem = divmod(seconds, 3600)
-        m, s = divmod(rem, 60)
-        return f"{int(h):02d}:{int(m):02d}:{s:010.7f}"
-
-    def _quota(self) -> tuple[bool, int, float]:
-        """Count one request against the per-user window: (allowed, remaining, resets_after)."""
+    def _quota(self) -> tuple[bool, Callable[[], dict[str, str]]]:
+        """Count one request against the per-user window (on arrival): whether it is allowed, and its
+        quota headers, made when the answer is sent (``resets-after`` then says how long the window the
+        request was counted in still lasts, however long the query took)."""
         f = self.faults
         with self._lock:
             now = time.monotonic()
             if self._window_start is None or now >= self._window_start + f.quota_window:
                 self._window_start, self._window_used = now, 0
-            resets = self._window_start + f.quota_window - now
-            if self._window_used >= f.quota_limit:
-                return False, 0, resets
-            self._window_used += 1
-            return True, f.quota_limit - self._window_used, resets
+            end = self._window_start + f.quota_window
+            allowed = self._window_used < f.quota_limit
+            if allowed:
+                self._window_used += 1
+            remaining = f.quota_limit - self._window_used if allowed else 0
+
+        def headers() -> dict[str, str]:
+            out = {"x-ms-user-quota-remaining": str(remaining),
+                   "x-ms-user-quota-resets-after": _timespan_text(end - time.monotonic())}
+            if f.subscription_limit_hit:
+                out["x-ms-tenant-subscription-limit-hit"] = "true"
+            return out
+        return allowed, headers
 
     def _take(self, counters: dict[str, int], *keys: str | None) -> bool:
         with self._lock:
-            for key in keys:
+            for key in (*keys, ANY):
                 if key and counters.get(key, 0) > 0:
                     counters[key] -= 1
                     return True
         return False
+
+    def _throttle_headers(self) -> dict[str, str]:
+        f = self.faults
+        if f.throttle_style == "quota":
+            return {"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": _timespan_text(f.throttle_wait)}
+        if f.throttle_style == "retry-after":
+            return {"Retry-After": str(f.retry_after)}
+        if f.throttle_style == "http-date":  # whole seconds: the next second boundary, plus retry_after - 1
+            return {"Retry-After": formatdate(int(time.time()) + f.retry_after, usegmt=True)}
+        if f.throttle_style == "retry-after-ms":
+            return {"retry-after-ms": str(int(f.throttle_wait * 1000))}
+        assert f.throttle_style == "bare", f.throttle_style
+        return {}
+
+    def _redirect_to(self, *keys: str | None) -> str | None:
+        for key in (*keys, ANY):
+            if key and key in self.faults.redirect:
+                return self.faults.redirect[key]
+        return None
+
+    @staticmethod
+    def _labels(text: str) -> tuple[str | None, str | None]:
+        m_ds, m_q = _DATASET_LINE.search(text), _QUERY_LINE.search(text)
+        dataset = m_ds.group(1) if m_ds else None
+        return dataset, (m_q.group(1) if m_q else dataset)
+
+    @staticmethod
+    def _drop(handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        handler.connection.shutdown(2)
+
+    def _scope(self, subs: tuple[str, ...] | None, mgs: tuple[str, ...] | None) -> tuple[frozenset[str] | None, str | None]:
+        """The subscriptions a request may read (None = every record), or the error code when none."""
+        unreadable = {s.lower() for s in self.faults.unreadable_subscriptions}
+        if subs:
+            readable = frozenset(s.lower() for s in subs) - unreadable
+            return (readable, None) if readable else (None, "NoValidSubscriptionsInQueryRequest")
+        if mgs:
+            unknown = [mg for mg in mgs if mg not in self.management_groups]
+            if unknown:
+                return None, "ManagementGroupNotFound"
+            return frozenset(s for mg in mgs for s in self.management_groups[mg]) - unreadable, None
+        if unreadable:
+            return self._all_subscriptions - unreadable, None
+        return None, None
 
     def _handle_arg(self, handler: BaseHTTPRequestHandler, url: Any, raw: bytes) -> None:
         f = self.faults
@@ -329,66 +444,74 @@ class AzureEmulator:
             self._arg_count += 1
             number = self._arg_count
         base = dict(service="resource_graph", path=url.path, dataset=None, query=None, api_version=api_version,
-                    time=time.monotonic())
-        if not self._authorised(handler, self.token):
-            self._record(RequestRecord(status=401, **base))
-            return self._send(handler, 401, {"error": {"code": "AuthenticationFailed", "message": "bad token"}})
-        if not handler.headers.get("Content-Type", "").startswith("application/json"):
-            self._record(RequestRecord(status=500, **base))
-            return self._send(handler, 500, {"error": {"code": "InternalServerError", "message": "content type"}})
-        body = json.loads(raw or b"{}")
-        text = body.get("query") or ""
-        options = body.get("options") or {}
-        m_ds, m_q = _DATASET_LINE.search(text), _QUERY_LINE.search(text)
-        dataset = m_ds.group(1) if m_ds else None
-        query = m_q.group(1) if m_q else dataset
+                    time=time.monotonic(), wall=time.time())
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        text = body.get("query") or "" if isinstance(body, dict) else ""
+        options = (body.get("options") or {}) if isinstance(body, dict) else {}
+        dataset, query = self._labels(text)
         subs = tuple(body["subscriptions"]) if body.get("subscriptions") is not None else None
         mgs = tuple(body["managementGroups"]) if body.get("managementGroups") is not None else None
         base.update(dataset=dataset, query=query, text=text)
         detail = dict(subscriptions=subs, management_groups=mgs, skip_token=options.get("$skipToken"),
                       top=options.get("$top"), result_format=options.get("resultFormat"),
                       allow_partial_scopes=options.get("allowPartialScopes"))
+        location = self._redirect_to(query, dataset)
+        if location:  # a front end that moved: it answers before looking at the token
+            self._record(RequestRecord(status=307, injected="redirect", **base, **detail))
+            return self._error(handler, 307, "Moved", "the endpoint has moved", {"Location": location})
+        if not self._authorised(handler, self.token):
+            self._record(RequestRecord(status=401, **base, **detail))
+            return self._error(handler, 401, "AuthenticationFailed", "Authentication failed. The 'Authorization' "
+                               "header is missing or the token is invalid.")
+        if not handler.headers.get("Content-Type", "").startswith("application/json"):
+            self._record(RequestRecord(status=500, **base, **detail))
+            return self._error(handler, 500, "InternalServerError", "Encountered an internal server error.")
         # Quota first: every request counts, a throttled one is refused.
-        if number in f.throttle_requests:
+        if number in f.throttle_requests or self._take(f.throttle, query, dataset):
             self._record(RequestRecord(status=429, injected="429", **base, **detail))
-            return self._send(handler, 429, _rate_limit_body(), {
-                "x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": self._timespan(f.throttle_wait)})
-        allowed, remaining, resets = self._quota()
-        quota_headers = {"x-ms-user-quota-remaining": str(remaining),
-                         "x-ms-user-quota-resets-after": self._timespan(resets)}
+            return self._error(handler, 429, "RateLimiting", _RATE_LIMIT_MESSAGE, self._throttle_headers(),
+                               [{"code": "RateLimiting", "message": _RATE_LIMIT_MESSAGE}])
+        allowed, headers = self._quota()
         if not allowed:
             self._record(RequestRecord(status=429, quota_throttled=True, **base, **detail))
-            return self._send(handler, 429, _rate_limit_body(), quota_headers)
+            return self._error(handler, 429, "RateLimiting", _RATE_LIMIT_MESSAGE, headers,
+                               [{"code": "RateLimiting", "message": _RATE_LIMIT_MESSAGE}])
         if self._take(f.drop_connections, query, dataset):
             self._record(RequestRecord(status=0, injected="drop", **base, **detail))
-            handler.close_connection = True
-            handler.connection.shutdown(2)
-            return
+            return self._drop(handler)
         if self._take(f.server_errors, query, dataset):
             self._record(RequestRecord(status=f.server_error_status, injected="5xx", **base, **detail))
-            return self._send(handler, f.server_error_status,
-                              {"error": {"code": "ServiceUnavailable", "message": "try again later"}}, quota_headers)
-        if dataset is None or (query not in self._rows and dataset not in self._rows):
+            return self._error(handler, f.server_error_status, "ServiceUnavailable", "try again later", headers)
+        scope_subs, scope_error = self._scope(subs, mgs)
+        if scope_error:
             self._record(RequestRecord(status=400, **base, **detail))
-            return self._send(handler, 400, {"error": {"code": "BadRequest",
-                                                       "message": "query names no known dataset"}}, quota_headers)
-        scope_subs = self._scope(subs, mgs)
+            message = ("None of the provided subscriptions can be read by the caller, or they do not exist."
+                       if scope_error == "NoValidSubscriptionsInQueryRequest" else "management group not found")
+            return self._error(handler, 400, scope_error, message, headers)
+        scoped = tuple(sorted(scope_subs)) if scope_subs is not None else None
+        detail["scope"] = scoped
         if subs and any(s.lower() in f.failing_subscriptions for s in subs):
             self._record(RequestRecord(status=f.failing_status, **base, **detail))
-            return self._send(handler, f.failing_status, {"error": {
-                "code": "AuthorizationFailed",
-                "message": "The client does not have authorization to perform action "
-                           "'Microsoft.ResourceGraph/resources/read' over one of the subscriptions"}}, quota_headers)
-        rows = [r for sub, r in self._rows[query if query in self._rows else dataset]
-                if scope_subs is None or sub in scope_subs]
+            return self._error(handler, f.failing_status, "AuthorizationFailed",
+                               "The client does not have authorization to perform action "
+                               "'Microsoft.ResourceGraph/resources/read' over one of the subscriptions", headers)
         top = options.get("$top", 100)
         if not isinstance(top, int) or not 1 <= top <= 1000:
             self._record(RequestRecord(status=400, **base, **detail))
-            return self._send(handler, 400, {"error": {"code": "BadRequest", "message": "$top must be 1..1000"}},
-                              quota_headers)
+            return self._error(handler, 400, "BadRequest", "$top must be 1..1000", headers)
+        try:
+            result = self.execute("resource_graph", text, Scope(subscriptions=scope_subs))
+        except EngineError as exc:
+            self._record(RequestRecord(status=400, **base, **detail))
+            return self._error(handler, 400, "BadRequest", f"Query is invalid: {exc.message}", headers,
+                               [{"code": "InvalidQuery", "message": exc.message}])
+        total = result.table.num_rows
         size = min(top, f.page_size)
         binding = hashlib.sha256(json.dumps([text, subs, mgs]).encode()).hexdigest()[:16]
-        offset = 0
+        offset = int(options.get("$skip") or 0)
         token = options.get("$skipToken")
         if token:
             try:
@@ -397,115 +520,142 @@ class AzureEmulator:
                 offset = int(state["o"])
             except Exception:
                 self._record(RequestRecord(status=400, **base, **detail))
-                return self._send(handler, 400, {"error": {
-                    "code": "InvalidSkipToken", "message": "skip token does not belong to this query and scope"}},
-                    quota_headers)
-        page = rows[offset:offset + size]
-        response: dict[str, Any] = {"totalRecords": len(rows), "count": len(page), "facets": []}
-        if dataset in f.truncate:
+                return self._error(handler, 400, "InvalidSkipToken",
+                                   "skip token does not belong to this query and scope", headers)
+        page = result.wire_rows(offset, offset + size)
+        response: dict[str, Any] = {"totalRecords": total, "count": len(page), "facets": []}
+        more = offset + size < total
+        # Resource Graph pages only a result that projects id; otherwise, or when asked to, it truncates.
+        if dataset in f.truncate or (more and "id" not in result.table.column_names):
             response["resultTruncated"] = "true"
         else:
             response["resultTruncated"] = "false"
-            if offset + size < len(rows):
+            if more:
                 response["$skipToken"] = base64.b64encode(json.dumps({"b": binding, "o": offset + size}).encode()).decode()
-        fmt = options.get("resultFormat", "objectArray")
-        if str(fmt).lower() == "table":
-            cols = list(page[0]) if page else []
-            response["data"] = {"columns": [{"name": c, "type": "object"} for c in cols],
-                                "rows": [[r[c] for c in cols] for r in page]}
+        if str(options.get("resultFormat", "objectArray")).lower() == "table":
+            names = result.table.column_names
+            response["data"] = {"columns": [{"name": n, "type": _column_type(result, n, _ARG_TYPES, "object", "datetime")}
+                                            for n in names],
+                                "rows": [[row[n] for n in names] for row in page]}
         else:
             response["data"] = page
-        self._record(RequestRecord(status=200, rows=len(page), **base, **detail))
-        self._send(handler, 200, response, quota_headers)
-
-    def _scope(self, subs: tuple[str, ...] | None, mgs: tuple[str, ...] | None) -> set[str] | None:
-        if subs:
-            return {s.lower() for s in subs}
-        if mgs:
-            return {s for mg in mgs for s in self.management_groups.get(mg, [])}
-        return None
+        self._record(RequestRecord(status=200, rows=len(page), seconds=time.monotonic() - base["time"], **base, **detail))
+        self._send(handler, 200, response, headers)
 
     def _handle_la(self, handler: BaseHTTPRequestHandler, url: Any, raw: bytes) -> None:
         f = self.faults
         workspace = LA_PATH.match(url.path).group(1)
-        base = dict(service="log_analytics", path=url.path, query=None, time=time.monotonic())
+        base = dict(service="log_analytics", path=url.path, time=time.monotonic(), wall=time.time())
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        text = (body.get("query") or "") if isinstance(body, dict) else ""
+        dataset, query = self._labels(text)
+        base.update(dataset=dataset, query=query, timespan=body.get("timespan"), text=text)
+        location = self._redirect_to(query, dataset)
+        if location:
+            self._record(RequestRecord(status=307, injected="redirect", **base))
+            return self._error(handler, 307, "Moved", "the endpoint has moved", {"Location": location})
         if not self._authorised(handler, self.logs_token):
-            self._record(RequestRecord(status=401, dataset=None, **base))
-            return self._send(handler, 401, {"error": {"code": "InvalidTokenError", "message": "bad token"}})
-        body = json.loads(raw or b"{}")
-        text = body.get("query") or ""
-        m_ds = _DATASET_LINE.search(text)
-        dataset = m_ds.group(1) if m_ds else None
-        base.update(dataset=dataset, timespan=body.get("timespan"), text=text)
+            self._record(RequestRecord(status=401, **base))
+            return self._error(handler, 401, "InvalidTokenError", "The provided authentication is not valid "
+                               "for this resource")
         if workspace != self.workspace_id:
             self._record(RequestRecord(status=404, **base))
-            return self._send(handler, 404, {"error": {"code": "WorkspaceNotFoundError",
-                                                       "message": f"workspace {workspace} not found"}})
-        if dataset in f.la_fail:
-            status = f.la_fail[dataset]
-            self._record(RequestRecord(status=status, **base))
-            return self._send(handler, status, {"error": {"code": "Forbidden" if status == 403 else "Failure",
-                                                          "message": "The provided credentials have insufficient access"}})
-        if dataset not in self._rows:
+            return self._error(handler, 404, "WorkspaceNotFoundError", f"workspace {workspace} not found")
+        if self._take(f.throttle, query, dataset):
+            self._record(RequestRecord(status=429, injected="429", **base))
+            return self._error(handler, 429, "ThrottledError", "Your request has been throttled", self._throttle_headers())
+        if self._take(f.drop_connections, query, dataset):
+            self._record(RequestRecord(status=0, injected="drop", **base))
+            return self._drop(handler)
+        if self._take(f.server_errors, query, dataset):
+            self._record(RequestRecord(status=f.server_error_status, injected="5xx", **base))
+            return self._error(handler, f.server_error_status, "ServiceUnavailableError", "try again later")
+        status = f.la_fail.get(dataset or "", f.la_fail.get(ANY))
+        if status:
+            self._record(RequestRecord(status=status, injected="fail", **base))
+            return self._error(handler, status, "InsufficientAccessError" if status == 403 else "Failure",
+                               "The provided credentials have insufficient access to perform the requested operation")
+        try:
+            span = parse_timespan(body.get("timespan"))
+        except ValueError as exc:
             self._record(RequestRecord(status=400, **base))
-            return self._send(handler, 400, {"error": {"code": "BadArgumentError", "message": "unknown dataset"}})
-        columns = DATASETS[dataset]
-        rows = [r for _, r in self._rows[dataset]]
+            return self._error(handler, 400, "BadArgumentError", f"invalid timespan: {exc}")
+        try:
+            result = self.execute("log_analytics", text, Scope(time_range=span))
+        except EngineError as exc:
+            self._record(RequestRecord(status=400, **base))
+            return self._error(handler, 400, "BadArgumentError", f"The request had some invalid properties: "
+                               f"{exc.message}")
+        rows = result.wire_rows()
         partial = dataset in f.la_partial
         if partial:
             rows = rows[: len(rows) // 2]
+        names = result.table.column_names
+        types = [_column_type(result, n, _KUSTO_TYPES, "dynamic", "datetime") for n in names]
 
-        def cell(kind: str, v: Any) -> Any:
-            if f.la_values_as_strings and v is not None and kind in ("bool", "int", "float"):
-                return str(v).lower() if kind == "bool" else str(v)
-            return v
+        def cell(kind: str, value: Any) -> Any:
+            if f.la_values_as_strings and value is not None and kind in ("bool", "int", "long", "real"):
+                return str(value).lower() if kind == "bool" else str(value)
+            return value
 
-        table = {"name": "PrimaryResult",
-                 "columns": [{"name": c, "type": _KUSTO_TYPES[k]} for c, k in columns.items()],
-                 "rows": [[cell(columns[c], r[c]) for c in columns] for r in rows]}
+        table = {"name": "PrimaryResult", "columns": [{"name": n, "type": t} for n, t in zip(names, types)],
+                 "rows": [[cell(t, row[n]) for n, t in zip(names, types)] for row in rows]}
         response: dict[str, Any] = {"tables": [table]}
         if partial:
             response["error"] = {"code": "PartialError", "message": "There were some errors when processing your query.",
                                  "details": [{"code": "EngineError",
-                                              "message": "Query result set has exceeded the internal data size limit"}]}
-        self._record(RequestRecord(status=200, rows=len(rows), **base))
+                                              "message": "Query result set has exceeded the internal data size limit",
+                                              "innererror": {"code": "E_QUERY_RESULT_SET_TOO_LARGE"}}]}
+        self._record(RequestRecord(status=200, rows=len(rows), injected="partial" if partial else None,
+                                   seconds=time.monotonic() - base["time"], **base))
         self._send(handler, 200, response)
 
 
-def _rate_limit_body() -> dict:
-    message = ("Client application has been throttled and should not attempt to repeat the request until an amount "
-               "of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.")
-    return {"error": {"code": "RateLimiting", "message": message, "details": [{"code": "RateLimiting", "message": message}]}}
+_RATE_LIMIT_MESSAGE = ("Client application has been throttled and should not attempt to repeat the request until an "
+                       "amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.")
+
+
+# ---------------------------------------------------------------------------- in another process
+
+def _serve_in_child(factory: Callable[[], dict], kwargs: Mapping[str, Any], conn: Any) -> None:
+    tenant = factory()
+    emulator = AzureEmulator(tenant["resource_graph"], tenant.get("log_analytics"),
+                             management_groups=tenant.get("management_groups"), **kwargs).start()
+    conn.send({"url": emulator.url, "subscriptions": tenant.get("subscriptions", [])})
+    conn.recv()  # any message: stop
+    emulator.stop()
 
 
 class EmulatorProcess:
-    """The emulator in a child process (forked), so that its JSON work does not share the client's GIL.
+    """The emulator in a child process, so that its engine and JSON work do not share the client's GIL.
 
-    For benchmarks. ``records()`` fetches the request log over HTTP.
+    For benchmarks. ``factory`` is an importable function returning ``{"resource_graph": ...,
+    "log_analytics": ..., "management_groups": ..., "subscriptions": [...]}``; it runs in the
+    child (a fresh interpreter: nothing of the parent's DuckDB or threads is inherited), so the
+    records never cross the pipe. ``records()`` fetches the request log over HTTP.
     """
 
-    def __init__(self, frames: Mapping[str, pd.DataFrame], **kwargs: Any) -> None:
-        self._frames, self._kwargs = frames, kwargs
-        self._ctx = multiprocessing.get_context("fork")
-        self._parent, child = self._ctx.Pipe()
-        self._child = child
+    def __init__(self, factory: Callable[[], dict], **kwargs: Any) -> None:
+        self._factory, self._kwargs = factory, kwargs
+        self._ctx = multiprocessing.get_context("spawn")
+        self._parent, self._child = self._ctx.Pipe()
         self._process: Any = None
         self.url = ""
+        self.subscriptions: list[str] = []
         self.token = kwargs.get("token", "emulator-token")
         self.workspace_id = kwargs.get("workspace_id", "00000000-0000-0000-0000-00000000beef")
 
-    def _serve(self) -> None:
-        emulator = AzureEmulator(self._frames, **self._kwargs).start()
-        self._child.send(emulator.url)
-        self._child.recv()  # any message: stop
-        emulator.stop()
-
     def __enter__(self) -> "EmulatorProcess":
-        self._process = self._ctx.Process(target=self._serve, daemon=True)
+        self._process = self._ctx.Process(target=_serve_in_child, args=(self._factory, self._kwargs, self._child),
+                                          daemon=True)
         self._process.start()
-        if not self._parent.poll(120):
+        if not self._parent.poll(600):
             raise RuntimeError("the emulator process did not start")
-        self.url = self._parent.recv()
+        info = self._parent.recv()
+        self.url, self.subscriptions = info["url"], list(info["subscriptions"])
         return self
 
     def records(self) -> list[RequestRecord]:
@@ -513,7 +663,7 @@ class EmulatorProcess:
             data = json.loads(response.read())
         out = []
         for r in data["records"]:
-            for key in ("subscriptions", "management_groups"):
+            for key in ("subscriptions", "management_groups", "scope"):
                 if r[key] is not None:
                     r[key] = tuple(r[key])
             out.append(RequestRecord(**r))
