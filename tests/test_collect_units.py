@@ -82,8 +82,6 @@ def test_to_frame_coerces_strings_numbers_and_flags_missing_counts():
     assert frame["exploitable"].tolist() == [True, False]
 
 
-@pytest.mark.xfail(strict=True, reason="frames.stable_order joins astype(str) values, which pandas 3 leaves NaN "
-                                        "for missing ones (see /work/research/requests-from-emulator.md)")
 def test_rows_that_tie_entirely_are_ordered_too():
     """Two identical export rows with empty values (Log Analytics can hold them) must not break ordering."""
     rows = [{"TimeGenerated": None, "IsSnapshot": False}, {"TimeGenerated": None, "IsSnapshot": False}]

@@ -242,7 +242,8 @@ def stable_order(frame: pd.DataFrame, dataset: str | None = None) -> pd.DataFram
         tied[:-1] |= same
         rows = order.to_numpy()[tied]
         tie = np.full(n, "", dtype=object)
-        tie[rows] = frame.iloc[rows].astype(str).agg("\x1f".join, axis=1).to_numpy()
+        tie[rows] = frame.iloc[rows].astype(object).map(lambda v: "" if v is None or v != v else str(v)) \
+            .agg("\x1f".join, axis=1).to_numpy()
         sort["tie"] = pa.array(tie, pa.string())
         table = pa.table(sort)
         order = pc.sort_indices(table, sort_keys=[(name, "ascending") for name in table.column_names])

@@ -283,12 +283,16 @@ def _unreadable_subscriptions(asked: Iterable[str], results: Mapping[str, Datase
     if not asked:
         return []
     containers = results["resource_containers"]
-    if containers.info.status != COMPLETE:
-        return []   # cannot tell: the dataset itself is incomplete (stated as its own gap)
+    if containers.info.status in (SKIPPED, FAILED):
+        return []   # cannot tell (stated as the dataset's own gap)
+    # A batch refused with NoValidSubscriptionsInQueryRequest held only unreadable subscriptions;
+    # one that failed for another reason tells nothing about its members (it is its own gap).
+    unknown = {m.lower() for b in containers.info.extra.get("failed_batches") or []
+               if "NoValidSubscriptionsInQueryRequest" not in str(b.get("reason")) for m in b.get("members") or []}
     frame = containers.frame
     seen = set(frame.loc[frame["type"].fillna("").str.lower().eq("microsoft.resources/subscriptions"),
                          "subscriptionId"].fillna("").str.lower())
-    missing = [s for s in dict.fromkeys(asked) if s.lower() not in seen]
+    missing = [s for s in dict.fromkeys(asked) if s.lower() not in seen and s.lower() not in unknown]
     if not missing:
         return []
     shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")

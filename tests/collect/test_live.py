@@ -154,6 +154,21 @@ def test_subscriptions_resource_graph_returned_nothing_for_are_a_stated_gap(fake
     assert "without an error" in gap["message"]
 
 
+def test_a_batch_refused_for_no_valid_subscription_names_them_unreadable(fake, tmp_path):
+    refused = QueryOutcome(
+        query="resource_containers", text="x", status=PARTIAL, requests=2, batches=2, rows=tuple(_containers(SUBS[0])),
+        row_count=1, warnings=("resource_containers: batch 2/2 failed: HTTP 400 NoValidSubscriptionsInQueryRequest",),
+        failed_batches=(FailedBatch("subscriptions", SUBS[1:], "HTTP 400 NoValidSubscriptionsInQueryRequest: none", 400),))
+    name = fake({"resource_containers": refused}, la={})
+    snap = read_snapshot(collect(tmp_path, name))
+    assert next(g for g in snap.meta["gaps"] if g["kind"] == "unreadable-subscriptions")["members"] == [SUBS[1]]
+    other = QueryOutcome(**{**refused.__dict__, "failed_batches": (FailedBatch("subscriptions", SUBS[1:], "HTTP 503", 503),)})
+    name = fake({"resource_containers": other}, la={})
+    snap = read_snapshot(collect(tmp_path / "again", name))
+    assert not [g for g in snap.meta["gaps"] if g["kind"] == "unreadable-subscriptions"]   # unknown, not unreadable
+    assert any(g["kind"] == "dataset-partial" for g in snap.meta["gaps"])
+
+
 def test_a_package_with_more_cves_than_one_expansion_is_a_stated_gap(fake, tmp_path):
     rows = [_row("findings", id="/pkg/a", cveId=f"CVE-2024-{i:04d}", packageName="openssl", imageDigest="sha256:1",
                  resourceId="/c", statusCode="Unhealthy", source="individual-recommendations", packageCveCount=450)
