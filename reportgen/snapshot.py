@@ -246,6 +246,28 @@ def _to_arrow(dataset: str, frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
+_FAST_KINDS = {"str": "object", "json": "object", "float": "float64", "int": "int64", "bool": "bool",
+               "nint": "Int64", "ts": "datetime64[us, UTC]"}
+
+
+def _typed_arrow(dataset: str, frame: pd.DataFrame) -> pa.Table | None:
+    """The frame as Arrow when every contract and optional column already has its snapshot type and
+    holds nothing else (Arrow checks each value); None when any column needs ``coerce_frame``."""
+    columns = {**DATASETS[dataset],
+               **{c: k for c, k in OPTIONAL_COLUMNS.get(dataset, {}).items() if c in frame.columns}}
+    if any(c not in frame.columns or str(frame[c].dtype) != _FAST_KINDS[k] for c, k in columns.items()):
+        return None
+    extra = [c for c in frame.columns if c not in columns]
+    try:
+        arrays = [pa.array(frame[c], type=_ARROW_TYPES[k], from_pandas=True) for c, k in columns.items()]
+        arrays += [pa.array(frame[c], from_pandas=True) for c in extra]
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    fields = [pa.field(c, _ARROW_TYPES[k]) for c, k in columns.items()] + [pa.field(c, a.type) for c, a in
+                                                                          zip(extra, arrays[len(columns):])]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
 def utc_iso(ts: datetime | pd.Timestamp) -> str:
     ts = pd.Timestamp(ts)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -289,9 +311,13 @@ def write_snapshot(
         (tmp / "data").mkdir()
         infos = {}
         for name in DATASETS:
-            frame = coerce_frame(name, frames[name], origin=f"dataset {name}")
+            frame = frames[name]
+            table = _typed_arrow(name, frame)   # a frame already of the contract types goes straight to Arrow
+            if table is None:
+                frame = coerce_frame(name, frame, origin=f"dataset {name}")
+                table = _to_arrow(name, frame)
             path = tmp / "data" / f"{name}.parquet"
-            pq.write_table(_to_arrow(name, frame), path, compression="zstd", write_statistics=False)
+            pq.write_table(table, path, compression="zstd", write_statistics=False)
             base = provenance.get(name, DatasetInfo(name=name, rows=len(frame)))
             query_sha = base.query_sha256
             if name in queries:
@@ -299,7 +325,7 @@ def write_snapshot(
                 (tmp / "queries" / f"{name}.kql").write_text(queries[name], encoding="utf-8")
                 query_sha = sha256_text(queries[name])
             infos[name] = DatasetInfo(
-                name=name, rows=len(frame), status=base.status, sha256=sha256_file(path),
+                name=name, rows=table.num_rows, status=base.status, sha256=sha256_file(path),
                 query_sha256=query_sha, pages=base.pages, warnings=tuple(base.warnings), extra=base.extra,
             )
         meta = {
