@@ -178,6 +178,14 @@ def _canonical_texts(values: np.ndarray, convert) -> np.ndarray:
     return converted[codes]   # code -1 (null) takes the trailing None
 
 
+def _shared_strings(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Text values as a Python object array in which equal values are one object: a million rows
+    of a few hundred distinct values then cost a pointer each, not a string each."""
+    encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    words = np.array(encoded.dictionary.to_pylist() + [None], dtype=object)
+    return words[pc.fill_null(encoded.indices, len(words) - 1).to_numpy(zero_copy_only=False)]
+
+
 def _arrow_frame(dataset: str, table: pa.Table) -> tuple[pd.DataFrame, list[str]]:
     """An engine result (Arrow; dynamic values as JSON text) -> snapshot columns, column at a time."""
     columns = columns_of(dataset, table.column_names)
@@ -212,7 +220,7 @@ def _arrow_frame(dataset: str, table: pa.Table) -> tuple[pd.DataFrame, list[str]
             data[col] = pc.fill_null(pc.cast(arr, pa.bool_()), False).to_numpy(zero_copy_only=False)
         else:
             values = arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else pc.cast(arr, pa.string())
-            data[col] = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+            data[col] = pd.Series(_shared_strings(values), dtype=object)
     frame = pd.DataFrame(data, columns=list(columns))
     return frame, notes
 

@@ -105,11 +105,15 @@ def merged_status(statuses: Iterable[str]) -> str:
 
 def _merge(dataset: str, outcomes: list[QueryOutcome], builders: list[FrameBuilder], service: str) -> DatasetOutcome:
     chunks = [c for b in builders for c in b.chunks]
+    for b in builders:   # the dataset's frame is all that is kept of its pages
+        b.chunks.clear()
     for o in outcomes:  # rows a source kept instead of passing them to the sink
         if o.rows:
             chunks.append(to_frame(dataset, o.rows, ordered=False)[0])
     chunks = [c for c in chunks if len(c)] or chunks[:1]
-    frame = stable_order(pd.concat(chunks, ignore_index=True), dataset) if chunks else to_frame(dataset, [])[0]
+    frame = to_frame(dataset, [])[0] if not chunks else \
+        stable_order(chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True), dataset)
+    del chunks
     notes = [n for b in builders for n in b.notes]
     status = merged_status(o.status for o in outcomes)
     warnings = [w for o in outcomes for w in o.warnings] + notes

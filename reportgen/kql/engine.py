@@ -201,6 +201,15 @@ class RecordStore:
             self.tables = None
             self.composed = {}
 
+    def close(self) -> None:
+        """Close every database (a large tenant's records live there); the store cannot run queries after."""
+        with self._lock:
+            for con in self._connections.values():
+                con.close()
+            self._connections.clear()
+            self.tables = None
+            self.composed = {}
+
     def _connection_for(self, scope: Scope) -> Any:
         key = scope.key()
         with self._lock:

@@ -56,6 +56,9 @@ class EngineSource(Source):
                             pages=sum(max(1, math.ceil(r.table.num_rows / PAGE_ROWS)) for r in results),
                             batches=len(results), extra={"engine": "duckdb-kql"})
 
+    def close(self) -> None:
+        self.store.close()
+
 
 def balanced_batches(subscription_rows: Mapping[str, int], batches: int) -> list[Scope]:
     """Subscriptions in ``batches`` groups of about equal record counts (the largest first)."""
