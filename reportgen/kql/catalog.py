@@ -18,10 +18,7 @@ does not accept ``let`` (MicrosoftDocs/azure-docs issue #104044; ``../shared/AZU
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path

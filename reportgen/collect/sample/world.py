@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from reportgen.collect.sample import catalogue as cat
-from reportgen.collect.sample.hashing import (DAY, HOUR, US, add_months, bump, choice, frac, guids, hash64, jdump,
+from reportgen.collect.sample.hashing import (DAY, HOUR, US, add_months, bump, choice, frac, hash64, jdump,
                                               messy, month_end, tag, to_us)
 
 M_MIN = -40            # earliest month of the timeline, relative to the as-of month
