@@ -160,12 +160,6 @@ def get_query(name: str, directory: Path | None = None) -> Query:
             return query
     raise UsageError(f"unknown query {name!r}", hint=f"queries: {', '.join(q.name for q in queries)}")
 
-
-def queries_for(dataset: str, directory: Path | None = None) -> list[Query]:
-    """The queries that fill ``dataset`` (findings has two: legacy and individual recommendations)."""
-    return [q for q in load_queries(directory) if q.dataset == dataset]
-
-
 # ---------------------------------------------------------------------------- parameters
 
 def _check_text(name: str, value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Deterministic, vectorised helpers of the sample tenant: hashing, GUIDs, times and frames.
+"""Deterministic, vectorised helpers of the sample tenant: hashing, GUIDs, times and text.
 
 Every random-looking value of the sample comes from a counter-based hash (splitmix64) of the
 seed and what it describes, or from ``numpy.random.default_rng`` streams seeded the same
@@ -15,7 +15,6 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
 import numpy as np
-import pandas as pd
 
 US = 1_000_000         # microseconds per second
 DAY = 86_400 * US
@@ -80,27 +79,6 @@ def guids(hi: np.ndarray, lo: np.ndarray, prefix: np.ndarray | None = None) -> n
     return np.array([p + text[i:i + 36] for p, i in zip(prefix.tolist(), range(0, 36 * n, 36))], dtype=object)
 
 
-def guid(*parts: Any) -> str:
-    return guids(hash64(*parts, 1), hash64(*parts, 2))[0]
-
-
-def frame_of(columns: dict[str, Any]) -> pd.DataFrame:
-    """A DataFrame whose text columns stay plain ``object`` (pandas would copy them into Arrow strings)."""
-    n = next((len(v) for v in columns.values() if not np.isscalar(v) and not isinstance(v, str)), 0)
-    out = {}
-    for name, value in columns.items():
-        if isinstance(value, pd.Series):
-            out[name] = value.reset_index(drop=True)
-        elif isinstance(value, str):
-            out[name] = pd.Series(np.full(n, value, dtype=object), dtype=object)
-        elif np.isscalar(value):
-            out[name] = pd.Series(np.full(n, value))
-        else:
-            arr = np.asarray(value)
-            out[name] = pd.Series(arr, dtype=object) if arr.dtype.kind in "OUS" else pd.Series(arr)
-    return pd.DataFrame(out)
-
-
 def unique_sorted(x: np.ndarray) -> np.ndarray:
     x = np.sort(x)
     if len(x) == 0:
@@ -137,14 +115,6 @@ def add_months(d: date, k: int) -> tuple[int, int]:
 def to_us(dt: datetime) -> int:
     return int(dt.replace(tzinfo=timezone.utc).timestamp()) * US if dt.tzinfo is None \
         else int(dt.timestamp()) * US
-
-
-def timestamps(us: np.ndarray | int) -> pd.Series | pd.Timestamp:
-    """µs since the epoch -> UTC timestamps, to the whole second."""
-    if np.isscalar(us):
-        return pd.Timestamp(int(us) // US * US, unit="us", tz="UTC")
-    arr = np.asarray(us, dtype="int64")
-    return pd.Series((arr - arr % US).astype("datetime64[us]")).dt.tz_localize("UTC")
 
 
 def messy(value: str, r: float) -> str:

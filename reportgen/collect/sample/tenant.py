@@ -19,7 +19,7 @@ import functools
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -46,6 +46,19 @@ _VECTORS = {"Critical": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "High": 
 @functools.lru_cache(maxsize=1 << 16)
 def _iso(us: int) -> str:
     return iso_time(datetime.fromtimestamp(int(us) // US, tz=timezone.utc))
+
+
+class Package(NamedTuple):
+    """What an individual recommendation says of its package (additionalData and metadata)."""
+
+    cves: str            # CvesDetails: JSON text
+    vendor: str
+    package_type: str
+    fixed: str
+    severity: str
+    software: str
+    version: str
+    display: str
 
 
 # An individual recommendation's properties, joined from its parts (see individual_recommendation_parts).
@@ -300,20 +313,15 @@ class MonthTenant:
         sigs, sig_first, sig_of_group = np.unique(g["sig"], return_index=True, return_inverse=True)
         displays, packages = [], []
         for i in sig_first.tolist():
-            key = g["variants"](i)
-            vendor, ptype = _vendor(w.var_platform[key[0]])
-            software = w.var_pkg[key[0]]
-            display = q(f"{software} in running container images should be updated")
-            severity = max((w.cve_sev[w.var_cve[x]] for x in key), key=lambda s: _SEVERITY_RANK.get(s, 0))
-            fixed = max((w.var_fixed[x] for x in key if w.var_fixed[x]), default="")
-            cves = "[" + ",".join(self._cve_fragments()[x] for x in key) + "]"
+            pk = self._package(g["variants"](i))
+            display = q(pk.display)
             displays.append(display)
             packages.append(
-                f',"metadata":{{"displayName":{display},"assessmentType":"BuiltIn","severity":{q(severity)},'
+                f',"metadata":{{"displayName":{display},"assessmentType":"BuiltIn","severity":{q(pk.severity)},'
                 f'"recommendationCategory":"SoftwareUpdate","categories":["Container"]}},'
-                f'"additionalData":{{"SoftwareName":{q(software)},"SoftwareVendor":{q(vendor)},'
-                f'"PackageType":{q(ptype)},"FixedVersion":{q(fixed)},"DetectedSoftwareVersions":[{q(w.var_ver[key[0]])}],'
-                f'"CvesDetails":{q(cves)}}},"resourceAdditionalData":')
+                f'"additionalData":{{"SoftwareName":{q(pk.software)},"SoftwareVendor":{q(pk.vendor)},'
+                f'"PackageType":{q(pk.package_type)},"FixedVersion":{q(pk.fixed)},'
+                f'"DetectedSoftwareVersions":[{q(pk.version)}],"CvesDetails":{q(pk.cves)}}},"resourceAdditionalData":')
         # one row per container of the group's deployment
         counts = g["containers"]
         row_group = np.repeat(np.arange(len(counts)), counts)
@@ -331,8 +339,7 @@ class MonthTenant:
         # the status part: its code, first evaluation and last change (an exemption changed it at the last scan)
         first_u, first_of_group = np.unique(g["first"], return_inverse=True)
         fe_q = [q(_iso(v)) for v in first_u.tolist()]
-        scan = self.tm - ((1 + frac(w._h("scan", np.arange(w.n), self.m)) * 29) * HOUR).astype(np.int64)
-        scan_q = [q(_iso(v)) for v in scan.tolist()]
+        scan_q = [q(_iso(v)) for v in self._scan.tolist()]
         statuses = [f',"status":{{"code":"Unhealthy","firstEvaluationDate":{v},"statusChangeDate":{v}}}'
                     for v in fe_q]
         # exempt rows: code NotApplicable, cause Exempt, changed at the cluster's last scan
@@ -368,18 +375,9 @@ class MonthTenant:
     def _details_quoted(self, dep: np.ndarray, k: np.ndarray, rv: np.ndarray) -> pa.Array:
         """resourceAdditionalData (a JSON string inside properties) per row, escaped, built once per distinct value."""
         w = self.w
-        workloads = self._workload_lists()
         key = (dep.astype(np.int64) * 64 + k) * (len(w.rv_digest) + 1) + rv
         uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        out = []
-        for i in first.tolist():
-            d, kk, v = int(dep[i]), int(k[i]), int(rv[i])
-            r = int(w.dep_repo[d])
-            wl = workloads[d][kk]
-            uri = f"{w.repo_registry[r]}/{w.repo_name[r]}:{json.loads(w.rv_tags[v])[0]}@{w.rv_digest[v]}"
-            out.append(rec.quote(rec.compact(rec.workload_details(
-                cluster_name=w.cl_name[w.dep_cluster[d]], namespace=wl["namespace"], container=wl["container"],
-                controller_kind=wl["kind"], controller_name=wl["name"], image_uri=uri))))
+        out = [rec.quote(self._workload_json(int(dep[i]), int(k[i]), int(rv[i]))) for i in first.tolist()]
         return pa.array(out, pa.string()).take(pa.array(inverse, pa.int64()))
 
     def _recommendation_groups(self) -> dict[str, Any] | None:
@@ -406,63 +404,58 @@ class MonthTenant:
 
     def _recommendation_fields(self) -> Iterator[dict]:
         """The fields of every individual recommendation of the month (see records.individual_recommendation)."""
-        w, st = self.w, self.st
-        if not len(st.key):
+        w = self.w
+        g = self._recommendation_groups()
+        if g is None:
             return
-        f = self._finding_columns()
-        pkg = w.var_pkg_id[st.variant]
-        order = np.lexsort((w.cve_id[f["cve"]].astype(str), pkg, st.d))
-        d, pkg_o, variant = st.d[order], pkg[order], st.variant[order]
-        bounds = np.flatnonzero(np.r_[True, (d[1:] != d[:-1]) | (pkg_o[1:] != pkg_o[:-1]), True])
-        starts = bounds[:-1]
-        first = np.minimum.reduceat(f["first"][order], starts)   # the package's earliest CVE on the container
-        dep_l = d[starts].tolist()
-        cluster_l = w.dep_cluster[d[starts]].tolist()
-        repo_l = w.dep_repo[d[starts]].tolist()
-        rv_l = (w.rv_start[w.dep_repo[d[starts]]] + st.v[order][starts]).tolist()
-        exempt_l = st.exempt[order][starts].tolist()
-        pkg_l = pkg_o[starts].tolist()
-        first_l = first.tolist()
-        groups = np.split(variant, starts[1:])
-        fragments = self._cve_fragments()
-        workloads = self._workload_lists()
         entities, names = self._entity_ids(), self._recommendation_names()
-        scan = (self.tm - ((1 + frac(w._h("scan", np.arange(w.n), self.m)) * 29) * HOUR).astype(np.int64)).tolist()
-        cluster_ids, sub_ids, rgs, cluster_names = (list(x) for x in (w.cl_find_rid, w.cl_sub_id, w.cl_rg_lower,
-                                                                      w.cl_name))
-        iso = functools.lru_cache(maxsize=None)(_iso)
-        cves_cache: dict[tuple, tuple] = {}
-        details_cache: dict[tuple, str] = {}
-        for i, dep in enumerate(dep_l):
-            c, r, rv = cluster_l[i], repo_l[i], rv_l[i]
-            key = tuple(groups[i].tolist())
-            package = cves_cache.get(key)
-            if package is None:
-                vendor, ptype = _vendor(w.var_platform[key[0]])
-                software = w.var_pkg[key[0]]
-                package = cves_cache[key] = (
-                    "[" + ",".join(fragments[x] for x in key) + "]", vendor, ptype,
-                    max((w.var_fixed[x] for x in key if w.var_fixed[x]), default=""),
-                    max((w.cve_sev[w.var_cve[x]] for x in key), key=lambda s: _SEVERITY_RANK.get(s, 0)),
-                    software, w.var_ver[key[0]], f"{software} in running container images should be updated")
-            cves, vendor, ptype, fixed, severity, software, version, display = package
-            is_exempt = exempt_l[i]
-            fe = iso(first_l[i])
-            name = names[pkg_l[i]]
-            for k, wl in enumerate(workloads[dep]):
-                details = details_cache.get((dep, k, rv))
-                if details is None:
-                    uri = f"{w.repo_registry[r]}/{w.repo_name[r]}:{json.loads(w.rv_tags[rv])[0]}@{w.rv_digest[rv]}"
-                    details = details_cache[(dep, k, rv)] = rec.compact(rec.workload_details(
-                        cluster_name=cluster_names[c], namespace=wl["namespace"], container=wl["container"],
-                        controller_kind=wl["kind"], controller_name=wl["name"], image_uri=uri))
-                yield dict(cluster_id=cluster_ids[c], entity=entities[dep][k], name=name, tenant_id=self.tenant_id,
-                           subscription_id=sub_ids[c], resource_group=rgs[c], display_name=display,
-                           severity=severity, status_code="NotApplicable" if is_exempt else "Unhealthy",
-                           status_cause="Exempt" if is_exempt else "", first_evaluation=fe,
-                           status_change=iso(scan[c]) if is_exempt else fe, software=software, vendor=vendor,
-                           package_type=ptype, fixed_version=fixed, detected_versions=(version,), cves_details=cves,
-                           resource_additional_data=details)
+        for i, (dep, pkg, first, rv, exempt) in enumerate(zip(g["dep"].tolist(), g["pkg"].tolist(), g["first"].tolist(),
+                                                              g["rv"].tolist(), g["exempt"].tolist())):
+            c = int(w.dep_cluster[dep])
+            pk = self._package(g["variants"](i))
+            fe = _iso(first)
+            for k in range(int(g["containers"][i])):
+                yield dict(cluster_id=w.cl_find_rid[c], entity=entities[dep][k], name=names[pkg],
+                           tenant_id=self.tenant_id, subscription_id=w.cl_sub_id[c], resource_group=w.cl_rg_lower[c],
+                           display_name=pk.display, severity=pk.severity,
+                           status_code="NotApplicable" if exempt else "Unhealthy",
+                           status_cause="Exempt" if exempt else "", first_evaluation=fe,
+                           status_change=_iso(int(self._scan[c])) if exempt else fe, software=pk.software,
+                           vendor=pk.vendor, package_type=pk.package_type, fixed_version=pk.fixed,
+                           detected_versions=(pk.version,), cves_details=pk.cves,
+                           resource_additional_data=self._workload_json(dep, k, rv))
+
+    @functools.cached_property
+    def _scan(self) -> np.ndarray:
+        """Per cluster: Defender's last scan before the as-of time (1 to 30 hours before)."""
+        w = self.w
+        return self.tm - ((1 + frac(w._h("scan", np.arange(w.n), self.m)) * 29) * HOUR).astype(np.int64)
+
+    def _package(self, variants: tuple[int, ...]) -> "Package":
+        """The package-level fields of an individual recommendation holding these CVE variants."""
+        w = self.w
+        cache = w.__dict__.setdefault("_packages", {})
+        pk = cache.get(variants)
+        if pk is None:
+            vendor, ptype = _vendor(w.var_platform[variants[0]])
+            software = w.var_pkg[variants[0]]
+            pk = cache[variants] = Package(
+                cves="[" + ",".join(self._cve_fragments()[x] for x in variants) + "]", vendor=vendor,
+                package_type=ptype, fixed=max((w.var_fixed[x] for x in variants if w.var_fixed[x]), default=""),
+                severity=max((w.cve_sev[w.var_cve[x]] for x in variants), key=lambda s: _SEVERITY_RANK.get(s, 0)),
+                software=software, version=w.var_ver[variants[0]],
+                display=f"{software} in running container images should be updated")
+        return pk
+
+    def _workload_json(self, dep: int, k: int, rv: int) -> str:
+        """resourceAdditionalData of the k-th container of a deployment running image version rv (JSON text)."""
+        w = self.w
+        wl = self._workload_lists()[dep][k]
+        r = int(w.dep_repo[dep])
+        uri = f"{w.repo_registry[r]}/{w.repo_name[r]}:{json.loads(w.rv_tags[rv])[0]}@{w.rv_digest[rv]}"
+        return rec.compact(rec.workload_details(
+            cluster_name=w.cl_name[w.dep_cluster[dep]], namespace=wl["namespace"], container=wl["container"],
+            controller_kind=wl["kind"], controller_name=wl["name"], image_uri=uri))
 
     def _cve_fragments(self) -> list[str]:
         """Each catalogue variant's CvesDetails element as compact JSON text (built once per world)."""
@@ -519,7 +512,7 @@ class MonthTenant:
         keep = ~self.retired[f["c"]]
         workloads = self._workload_lists()
         ids = guids(w._h("sub-guid", st.key, 1), w._h("sub-guid", st.key, 2))
-        scan = self.tm - ((1 + frac(w._h("scan", np.arange(w.n), self.m)) * 29) * HOUR).astype(np.int64)
+        scan = self._scan
         rows = []
         for i in np.flatnonzero(keep):
             c, r, cve, rv = int(f["c"][i]), int(f["r"][i]), int(f["cve"][i]), int(f["rv"][i])
