@@ -210,11 +210,12 @@ class RecordStore:
             self.tables = None
             self.composed = {}
 
-    def _connection_for(self, scope: Scope) -> Any:
-        key = scope.key()
+    def _scope_lock(self, scope: Scope) -> threading.Lock:
         with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
+            return self._locks.setdefault(scope.key(), threading.Lock())
+
+    def _connection_for(self, scope: Scope) -> Any:
+        with self._scope_lock(scope):
             return self._connection(scope)
 
     # ------------------------------------------------------------------ scope
@@ -267,10 +268,7 @@ class RecordStore:
         import duckdb
         import duckdb_kql
 
-        key = scope.key()
-        with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # one DuckDB connection per scope, used by one thread at a time; scopes run in parallel
+        with self._scope_lock(scope):  # one DuckDB connection per scope, one thread at a time; scopes in parallel
             try:
                 con = self._connection(scope)
                 relation = duckdb_kql.kql(con, text)
