@@ -20,9 +20,10 @@ import pytest
 
 from reportgen import __version__, pipeline
 from reportgen.config import RunConfig
-from reportgen.evidence import MANIFEST, pack_files, verify_pack, write_manifest
+from reportgen.pack.manifest import MANIFEST, pack_files, write_manifest
+from reportgen.pack.verify import verify_pack
 from reportgen.progress import QUIET
-from reportgen.render.handoff import readme_text
+from reportgen.pack.readme import readme_text
 from reportgen.snapshot import DatasetInfo, read_snapshot, sha256_file, write_snapshot
 
 

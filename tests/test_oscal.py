@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 from trestle.oscal.assessment_results import AssessmentResults, Model
 
-from reportgen import oscal, pipeline
+from reportgen import pipeline
+from reportgen.render import oscal
 from reportgen.config import RunConfig
 from reportgen.snapshot import sha256_file
 from tests import builders as b

@@ -214,7 +214,9 @@ def _squash(text: str) -> str:
 def _render(model, pack: Path) -> dict:
     """Render ``model`` into ``pack`` and read the PDF back: page texts, and the body text
     of all pages (without the running header and footer, which interrupt text split over pages)."""
+    from reportgen.render.charts import write_charts
     from reportgen.render.pdf import write_pdf
+    write_charts(model, pack / "charts")  # the charts output, written before the PDF
     started = time.perf_counter()
     write_pdf(model, pack / "evidence-pack.pdf", charts_dir=pack / "charts")
     seconds = time.perf_counter() - started
@@ -461,7 +463,9 @@ def test_same_model_renders_byte_identical_files(hostile, tmp_path):
         return {p.relative_to(pack).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in sorted(pack.rglob("*")) if p.is_file()}
 
+    from reportgen.render.charts import write_charts
     again = tmp_path / "pack"
+    write_charts(hostile["model"], again / "charts")
     write_pdf(hostile["model"], again / "evidence-pack.pdf", charts_dir=again / "charts")
     first, second = digests(hostile["pack"]), digests(again)
     assert len(first) == 11  # the PDF and five charts as SVG and PNG

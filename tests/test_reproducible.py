@@ -22,7 +22,7 @@ import pytest
 from reportgen import pipeline
 from reportgen.config import RunConfig
 from reportgen.errors import RenderError
-from reportgen.evidence import verify_pack
+from reportgen.pack.verify import verify_pack
 from reportgen.progress import QUIET
 from tests import builders as b
 from tests.test_evidence import make_sample, render_pack, tree_hashes

@@ -17,9 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from reportgen import signing
+from reportgen.pack import signing
 from reportgen.errors import UsageError
-from reportgen.evidence import verify_pack
+from reportgen.pack.verify import verify_pack
 from tests.test_evidence import flip_byte, make_sample, render_pack, run_cli
 
 SIG = "manifest.json.sig"
@@ -81,7 +81,7 @@ def test_a_changed_manifest_fails_the_signature(pack, keys):
 def test_re_signed_forgery_fails_with_the_real_key(pack, keys):
     # An attacker changes a file, rewrites the manifest and signs it with their own key.
     good, other = keys
-    from reportgen.evidence import write_manifest
+    from reportgen.pack.manifest import write_manifest
     (pack / "summary.json").write_text("{}\n")
     m = json.loads((pack / "manifest.json").read_text())
     write_manifest(pack, run_id=m["run_id"], snapshot_fingerprint=m["snapshot_sha256"], as_of=m["as_of"])

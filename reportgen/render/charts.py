@@ -28,6 +28,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
 from reportgen.assets import asset_dir
+from reportgen.render.interface import Output
 
 # Relative luminance falls steadily from Unknown to Critical (L* about 90, 79, 72, 53, 26).
 SEVERITY_COLORS = {
@@ -381,3 +382,26 @@ def write_charts(model: ReportModel, charts_dir: Path) -> tuple[Chart, ...]:
         for chart in planned:
             render_chart(draw[chart.name](model), chart.svg, chart.png)
     return planned
+
+
+CHARTS_DIR = "charts"
+
+
+def _describe(rel: str, model: ReportModel) -> str | None:
+    titles = {name: title for name, title, *_ in CHARTS}
+    stem = Path(rel).stem
+    if stem not in titles:
+        return None
+    kind = "a vector image (SVG)" if rel.endswith(".svg") else "an image (PNG)"
+    return f"Chart \u201c{titles[stem]}\u201d as {kind}, as shown in the PDF."
+
+
+def _write(model: ReportModel, pack: Path) -> list[Path]:
+    return [p for chart in write_charts(model, pack / CHARTS_DIR) for p in (chart.svg, chart.png)]
+
+
+OUTPUT = Output(
+    name="charts", files=(f"{CHARTS_DIR}/*.svg", f"{CHARTS_DIR}/*.png"), step="Drawing the charts",
+    description="The executive summary's charts (SVG and PNG), for the PDF and any other document.",
+    write=_write, describe=_describe,
+)

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from reportgen.aggregate.model import ReportModel
+from reportgen.render.interface import Output
 from reportgen.render.tables import TableSpec, iter_rows, table_specs
 
+DATA_DIR = "data"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -61,3 +63,20 @@ _FORMATTERS: dict[str, Callable[[Any], str]] = {
 def csv_value(value: Any, kind: str) -> str:
     """One value of a column of ``kind`` as CSV text ("" when missing)."""
     return "" if value is None else _FORMATTERS[kind](value)
+
+
+def table_file(csv_name: str) -> str:
+    """The pack path of a table's CSV copy (``findings.csv`` -> ``data/findings.csv``)."""
+    return f"{DATA_DIR}/{csv_name}"
+
+
+def _describe(rel: str, model: ReportModel) -> str | None:
+    text = {table_file(spec.csv): spec.description for spec in table_specs(model)}.get(rel)
+    return f"CSV copy of a workbook table: {text}" if text else None
+
+
+OUTPUT = Output(
+    name="csv", files=(f"{DATA_DIR}/*.csv",), step="Writing the CSV exports",
+    description="CSV copy of a workbook table (UTF-8, one header row).",
+    write=lambda model, pack: write_csv_exports(model, pack / DATA_DIR), describe=_describe,
+)

@@ -44,9 +44,11 @@ from openpyxl.xml.constants import ARC_CORE
 from openpyxl.xml.functions import tostring
 
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
+from reportgen.render.interface import Output
 from reportgen.render.tables import Column, Highlight, TableSpec, iter_rows, table_specs, utc_naive
 
 # Excel's own limit, header row included. A module constant so tests can lower it.
+WORKBOOK = "evidence-pack.xlsx"
 SHEET_ROW_LIMIT = 1_048_576
 CELL_TEXT_LIMIT = 32_767
 WIDTH_SAMPLE_ROWS = 200
@@ -522,3 +524,15 @@ def _rewrite_zip(src: Path, dest: Path, *, core_xml: bytes, when: datetime,
         os.replace(partial, dest)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _write(model: ReportModel, pack: Path) -> list[Path]:
+    write_workbook(model, pack / WORKBOOK)
+    return [pack / WORKBOOK]
+
+
+OUTPUT = Output(
+    name="workbook", files=(WORKBOOK,), step="Writing the Excel workbook", write=_write,
+    description="The workbook for analysts and auditors: a README sheet, then every table in full "
+                "(every finding, cluster, owner, exemption, change, history point and query).",
+)

@@ -30,6 +30,8 @@ from reportgen.assets import asset_dir
 from reportgen.errors import RenderError
 from reportgen.render import charts as charts_mod
 from reportgen.render.environment import environment
+from reportgen.render.excel import WORKBOOK
+from reportgen.render.interface import Output
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ CHANGE_ROWS = 25                # new findings, and resolved findings, listed in
 ASSESSMENT_GAP_ROWS = 30        # clusters with findings but no policy assessment, in scope and each control
 GAP_MEMBERS = 12                # members of an evidence gap (subscriptions, packages) named inline
 EXEMPTION_GROUPS = (("Expiring within 30 days", "Expiring"), ("Expired", "Expired"), ("Active", "Active"))
-WORKBOOK = "evidence-pack.xlsx"
+PDF = "evidence-pack.pdf"
 SIGNOFF_ROLES = ("Prepared by", "Reviewed by", "Approved by")
 
 
@@ -247,12 +249,17 @@ def html_to_pdf(html: str, *, html_base: Path, allowed_dirs: Sequence[Path], ide
     return document.write_pdf(pdf_identifier=identifier, uncompressed_pdf=False)
 
 
-def write_pdf(model: ReportModel, path: Path, charts_dir: Path) -> None:
-    """Render the evidence-pack PDF for ``model`` into ``path``, with its charts in ``charts_dir``."""
+def write_pdf(model: ReportModel, path: Path, charts_dir: Path) -> Path:
+    """Render the evidence-pack PDF for ``model`` into ``path``, showing the charts already drawn
+    into ``charts_dir`` by the charts output."""
     path, charts_dir = Path(path), Path(charts_dir)
     html_base = path.parent
+    drawn = charts_mod.planned_charts(charts_dir)
+    missing = [c.svg.name for c in drawn if not c.svg.is_file()]
+    if missing:
+        raise RenderError(f"rendering {path.name}: chart {missing[0]} not found in {charts_dir}",
+                          hint="the charts output is written before the PDF")
     try:
-        drawn = charts_mod.write_charts(model, charts_dir)
         html = render_html(model, drawn, html_base)
         data = html_to_pdf(html, html_base=html_base, allowed_dirs=(charts_dir,),
                            identifier=model.meta.snapshot_fingerprint[:32].encode("ascii"))
@@ -265,4 +272,13 @@ def write_pdf(model: ReportModel, path: Path, charts_dir: Path) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_bytes(data)
     tmp.replace(path)
+    return path
 
+
+OUTPUT = Output(
+    name="pdf", files=(PDF,), step="Rendering the PDF",
+    description="The report for people: cover, executive summary and charts, scope and coverage, one section per "
+                "control, owners, top findings, exemptions and exceptions, changes since the previous snapshot, "
+                "methodology and provenance appendix (every query's text and sha256), sign-off page.",
+    write=lambda model, pack: [write_pdf(model, pack / PDF, charts_dir=pack / charts_mod.CHARTS_DIR)],
+)

@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 
 from reportgen.aggregate.model import DERIVED_VERDICTS, SEVERITY_ORDER, ReportModel
+from reportgen.render.interface import Output
 from reportgen.snapshot import utc_iso
 
 SCHEMA = "reportgen.summary/1"
+SUMMARY = "summary.json"
 
 
 def summary_dict(model: ReportModel) -> dict:
@@ -77,3 +79,10 @@ def _verdict_key(verdict: str) -> str:
 def write_summary(model: ReportModel, path: Path) -> Path:
     path.write_text(json.dumps(summary_dict(model), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+OUTPUT = Output(
+    name="summary", files=(SUMMARY,), step="Writing summary.json",
+    description="The headline figures for automation (schema reportgen.summary/1).",
+    write=lambda model, pack: [write_summary(model, pack / SUMMARY)],
+)

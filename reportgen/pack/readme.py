@@ -16,93 +16,14 @@ import textwrap
 from pathlib import Path
 from typing import Iterable
 
-from reportgen.aggregate.build import DATASET_GAP_EFFECT
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
+from reportgen.render.interface import MANIFEST, README, SIGNATURE, describe_file
+from reportgen.render.limits import capped, clean_line, limits
 from reportgen.snapshot import utc_iso
 
-README = "README.txt"
-OSCAL_FILE = "oscal/assessment-results.json"
 WIDTH = 92
 NAME_WIDTH = 44
-LIST_CAP = 20  # names listed inline (unassessed clusters, ...) before "and N more"
-
-DATASET_TEXT = {
-    "clusters": "AKS clusters in scope (Azure Resource Graph)",
-    "resource_containers": "subscriptions and resource groups with their tags, for owner attribution",
-    "policy_states": "Azure Policy compliance states of the configured policy definition, per cluster",
-    "assessments": "Microsoft Defender assessments of the running-images recommendation, per cluster",
-    "findings": "per-CVE findings behind each assessment (image, package, fix, workloads)",
-    "exemptions": "Azure Policy exemptions in scope",
-    "governance_assignments": "Defender governance assignments: owners and remediation due dates",
-    "regulatory_compliance": "Defender regulatory-compliance state of DS.6 and PV.6 (cross-check)",
-    "assessment_history": "assessment history from continuous export (Log Analytics)",
-    "finding_history": "per-CVE finding history from continuous export, for first-seen dates",
-}
-
-# How README.txt says what an incomplete dataset means (the effect on the figures).
-DATASET_EFFECT = {
-    "skipped": "its rows are missing from every figure that uses it",
-    "partial": "some of its rows may be missing",
-    "failed": "every request for it failed, so its rows are missing from every figure that uses it",
-}
-_STATUS_WORDS = {"skipped": "is SKIPPED", "partial": "is PARTIAL", "failed": "FAILED"}
-
-_FIXED = {
-    README: "This index.",
-    "evidence-pack.pdf": "The report for people: cover, executive summary and charts, scope and coverage, one "
-                         "section per control, owners, top findings, exemptions and exceptions, changes since the "
-                         "previous snapshot, methodology and provenance appendix (every query's text and sha256), "
-                         "sign-off page.",
-    "evidence-pack.xlsx": "The workbook for analysts and auditors: a README sheet, then every table in full "
-                          "(every finding, cluster, owner, exemption, change, history point and query).",
-    "summary.json": "The headline figures for automation (schema reportgen.summary/1).",
-    OSCAL_FILE: "OSCAL 1.1.2 assessment results: one result for the period, observations per control with links "
-                "to the evidence files and their sha256, findings per control and per non-compliant cluster "
-                "(owner, due date), risks for overdue critical findings.",
-    "snapshot/snapshot.json": "The input snapshot's metadata: run id, collection (as-of) time, period, scope, and "
-                              "per dataset its rows, the sha256 of its data file, its status (complete, partial, "
-                              "skipped, failed), query sha256, pages and warnings, and any evidence gaps recorded "
-                              "during collection.",
-    "manifest.json": "sha256 and size of every other file, the tool and library versions, run id, snapshot "
-                     "fingerprint and as-of time.",
-    "manifest.json.sig": "Present when the pack is signed: detached Ed25519 signature over manifest.json "
-                         "(64 raw bytes).",
-}
-
-
-def describe_file(rel: str, model: ReportModel) -> str:
-    """One sentence (or a few) saying what the pack file ``rel`` is."""
-    if rel in _FIXED:
-        return _FIXED[rel]
-    parts = rel.split("/")
-    stem = Path(rel).stem
-    if parts[0] == "charts":
-        kind = "a vector image (SVG)" if rel.endswith(".svg") else "an image (PNG)"
-        return f"Chart \u201c{_chart_titles().get(stem, stem)}\u201d as {kind}, as shown in the PDF."
-    if parts[0] == "data" and rel.endswith(".csv"):
-        text = _csv_descriptions(model).get(parts[-1])
-        return (f"CSV copy of a workbook table: {text}" if text
-                else "CSV copy of a workbook table (UTF-8, one header row).")
-    if rel.startswith("snapshot/data/") and rel.endswith(".parquet"):
-        status = {d.name: d for d in model.datasets}.get(stem)
-        what = DATASET_TEXT.get(stem, f"dataset {stem}")
-        if status is None:
-            return f"Input data: {what} (Parquet)."
-        return f"Input data: {what}; {_count(status.rows, 'row')}, {status.status} (Parquet)."
-    if rel.startswith("snapshot/queries/") and rel.endswith(".kql"):
-        return f"The exact KQL text sent to collect dataset {stem}; its sha256 is in snapshot/snapshot.json."
-    return "Part of the pack."
-
-
-def _chart_titles() -> dict[str, str]:
-    from reportgen.render.charts import CHARTS
-    return {name: title for name, title, *_ in CHARTS}
-
-
-def _csv_descriptions(model: ReportModel) -> dict[str, str]:
-    from reportgen.render.tables import table_specs
-    return {spec.csv: spec.description for spec in table_specs(model)}
-
+LIST_CAP = 20  # names listed inline (subscriptions, management groups) before "and N more"
 
 def readme_text(model: ReportModel, files: Iterable[str]) -> str:
     """The README.txt text for a pack holding ``files`` (pack-relative POSIX paths)."""
@@ -151,7 +72,7 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
     out += _section("Files")
     out += _para("Every file below except manifest.json and manifest.json.sig is listed with its sha256 and size "
                  "in manifest.json.")
-    for rel in files + ["manifest.json", "manifest.json.sig"]:
+    for rel in files + [MANIFEST, SIGNATURE]:
         out += _entry(rel, describe_file(rel, model))
 
     out += _section("How the figures were produced")
@@ -226,60 +147,6 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def limits(model: ReportModel) -> list[str]:
-    """Plain sentences on what this pack's evidence does not cover."""
-    m = model.meta
-    notes: list[str] = []
-    if m.source == "sample":
-        notes.append("Sample data: the built-in sample tenant, not a real Azure estate.")
-    for g in model.gaps:
-        members = f" Concerns: {_capped(g.members)}." if g.members else ""
-        if g.status is None:
-            notes.append(f"{g.title} {g.message}{members}")
-            continue
-        warnings = "; ".join(g.details)
-        recorded = "" if g.message == DATASET_GAP_EFFECT.get(g.status) else f" {g.message}"
-        notes.append(f"Dataset {g.dataset} {_STATUS_WORDS.get(g.status, 'is ' + g.status.upper())}: "
-                     f"{DATASET_EFFECT.get(g.status, 'its rows may be incomplete')}"
-                     + (f" ({warnings})." if warnings else ".") + recorded + members)
-    for d in model.datasets:
-        if d.status == "complete" and d.warnings:
-            notes.append(f"Dataset {d.name}: {'; '.join(d.warnings)}")
-    if model.coverage.assessment_gap_statement:
-        notes.append(f"{model.coverage.assessment_gap_statement} Clusters concerned: "
-                     f"{_capped(model.coverage.findings_without_assessment)}. See data/clusters.csv (column "
-                     f"\u201cFindings but no policy assessment\u201d).")
-    for c in model.controls:
-        if c.compliance_pct is None:
-            notes.append(f"{c.id} has no compliance figure: no cluster has a counted policy state for it "
-                         f"(status No data).")
-    n = len(model.coverage.not_assessed)
-    if n:
-        with_findings = len({i.lower() for i in model.coverage.not_assessed}
-                            & {i.lower() for i in model.coverage.findings_without_assessment})
-        why = (f"no assessment row; {with_findings:,} of them {'has' if with_findings == 1 else 'have'} findings from "
-               f"the individual recommendations, shown with a verdict derived from the findings" if with_findings else
-               f"no vulnerability data; {'they count' if n != 1 else 'it counts'} as non-compliant")
-        notes.append(f"{n:,} cluster{'s are' if n != 1 else ' is'} not assessed by Defender ({why}): "
-                     f"{_capped(model.coverage.not_assessed)}. See data/clusters.csv.")
-    if model.changes is None:
-        notes.append("No earlier snapshot was given: changes since the previous month are not shown, and first "
-                     "seen dates (hence due dates) rely on this snapshot's finding history alone.")
-    local = model.tables.exemptions
-    local = local[local["kind"].eq("Local exception")] if len(local) else local
-    if len(local):
-        notes.append(f"{len(local):,} local risk acceptance{'s' if len(local) != 1 else ''} from the exceptions "
-                     f"file (not part of the snapshot) {'were' if len(local) != 1 else 'was'} applied; see the "
-                     f"Exemptions sheet and data/exemptions.csv.")
-    total = len(model.tables.findings)
-    if total > m.pdf_detail_rows:
-        notes.append(f"The PDF lists the first {m.pdf_detail_rows:,} of {total:,} findings; the workbook and "
-                     f"data/findings.csv list all of them.")
-    if not notes:
-        notes.append("None found: every dataset was collected completely and every cluster is assessed.")
-    return notes
-
-
 def _history_sentence(model: ReportModel) -> str:
     earlier = model.history[:-1]
     if not earlier:
@@ -300,13 +167,8 @@ def write_readme(model: ReportModel, pack_dir: Path, files: Iterable[str]) -> Pa
 
 # --- layout -------------------------------------------------------------------------------
 
-def _clean(text: str) -> str:
-    """Tenant text on one line: control characters become spaces."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
-
-
 def _para(text: str, indent: str = "") -> list[str]:
-    return textwrap.wrap(_clean(text), WIDTH, initial_indent=indent, subsequent_indent=indent,
+    return textwrap.wrap(clean_line(text), WIDTH, initial_indent=indent, subsequent_indent=indent,
                          break_on_hyphens=False, break_long_words=False) + [""]
 
 
@@ -318,14 +180,14 @@ def _pairs(rows: list[tuple[str, str]]) -> list[str]:
     width = max(len(k) for k, _ in rows) + 2
     out = []
     for key, value in rows:
-        out += textwrap.wrap(_clean(value), WIDTH, initial_indent=f"  {key + ':':<{width}}",
+        out += textwrap.wrap(clean_line(value), WIDTH, initial_indent=f"  {key + ':':<{width}}",
                              subsequent_indent=" " * (width + 2), break_on_hyphens=False, break_long_words=False)
     return out + [""]
 
 
 def _entry(rel: str, text: str) -> list[str]:
     first = f"  {rel}"
-    lines = textwrap.wrap(_clean(text), WIDTH, initial_indent=" " * (NAME_WIDTH + 2),
+    lines = textwrap.wrap(clean_line(text), WIDTH, initial_indent=" " * (NAME_WIDTH + 2),
                           subsequent_indent=" " * (NAME_WIDTH + 2), break_on_hyphens=False, break_long_words=False)
     if len(first) < NAME_WIDTH + 1:
         lines[0] = first.ljust(NAME_WIDTH + 2) + lines[0].lstrip()
@@ -337,7 +199,7 @@ def _entry(rel: str, text: str) -> list[str]:
 def _bullets(items: list[str]) -> list[str]:
     out = []
     for item in items:
-        out += textwrap.wrap(_clean(item), WIDTH, initial_indent="  - ", subsequent_indent="    ",
+        out += textwrap.wrap(clean_line(item), WIDTH, initial_indent="  - ", subsequent_indent="    ",
                              break_on_hyphens=False, break_long_words=False)
     return out + [""]
 
@@ -346,15 +208,5 @@ def _commands(intro: str, lines: list[str]) -> list[str]:
     return _para(intro) + [f"    {line}" for line in lines] + [""]
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def _listing(values, empty: str) -> str:
-    return _capped(values) if values else empty
-
-
-def _capped(values) -> str:
-    values = [_clean(v) for v in values]
-    shown = ", ".join(values[:LIST_CAP])
-    return shown + (f" and {len(values) - LIST_CAP:,} more" if len(values) > LIST_CAP else "")
+    return capped(values, LIST_CAP) if values else empty

@@ -26,30 +26,42 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from reportgen.aggregate.model import SEVERITY_ORDER, ControlResult, ReportModel
-from reportgen.render.handoff import OSCAL_FILE, describe_file
+from reportgen.render.csv_export import table_file
+from reportgen.render.excel import WORKBOOK
+from reportgen.render.interface import README, SNAPSHOT_DIR, Output, describe_file
+from reportgen.render.limits import limits
+from reportgen.render.pdf import PDF
+from reportgen.render.summary import SUMMARY
 from reportgen.snapshot import sha256_file, utc_iso
 
+OSCAL_FILE = "oscal/assessment-results.json"
 OSCAL_VERSION = "1.1.2"
 NS = "urn:reportgen:oscal"          # namespace of reportgen's own property names
 UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:reportgen:oscal:assessment-results")
 ASSET_OWNER = "asset-owner"
 PREPARED_BY = "prepared-by"
 
+
+
+def _dataset(name: str) -> tuple[str, str]:
+    """The snapshot copy's data file and query text of dataset ``name``."""
+    return f"{SNAPSHOT_DIR}/data/{name}.parquet", f"{SNAPSHOT_DIR}/queries/{name}.kql"
+
+
 # Evidence per control: pack files that an observation links to (those present are used).
 COMMON_EVIDENCE = (
-    "evidence-pack.pdf", "evidence-pack.xlsx", "summary.json", "data/controls.csv", "data/clusters.csv",
-    "snapshot/snapshot.json", "snapshot/data/clusters.parquet", "snapshot/data/policy_states.parquet",
-    "snapshot/data/assessments.parquet", "snapshot/data/regulatory_compliance.parquet",
-    "snapshot/data/exemptions.parquet", "data/exemptions.csv",
-    "snapshot/queries/clusters.kql", "snapshot/queries/policy_states.kql", "snapshot/queries/assessments.kql",
-    "snapshot/queries/regulatory_compliance.kql", "snapshot/queries/exemptions.kql",
+    (PDF, WORKBOOK, SUMMARY, table_file("controls.csv"), table_file("clusters.csv"), f"{SNAPSHOT_DIR}/snapshot.json")
+    + tuple(_dataset(name)[0] for name in ("clusters", "policy_states", "assessments", "regulatory_compliance",
+                                           "exemptions"))
+    + (table_file("exemptions.csv"),)
+    + tuple(_dataset(name)[1] for name in ("clusters", "policy_states", "assessments", "regulatory_compliance",
+                                           "exemptions"))
 )
-FINDINGS_EVIDENCE = ("data/findings.csv", "snapshot/data/findings.parquet", "snapshot/queries/findings.kql")
+FINDINGS_EVIDENCE = (table_file("findings.csv"), *_dataset("findings"))
 TIMELINESS_EVIDENCE = (
-    "data/owners.csv", "data/control_owner.csv", "data/history.csv", "data/changes.csv",
-    "snapshot/data/governance_assignments.parquet", "snapshot/data/finding_history.parquet",
-    "snapshot/data/resource_containers.parquet", "snapshot/queries/governance_assignments.kql",
-    "snapshot/queries/finding_history.kql", "snapshot/queries/resource_containers.kql",
+    tuple(table_file(f"{name}.csv") for name in ("owners", "control_owner", "history", "changes"))
+    + tuple(_dataset(name)[0] for name in ("governance_assignments", "finding_history", "resource_containers"))
+    + tuple(_dataset(name)[1] for name in ("governance_assignments", "finding_history", "resource_containers"))
 )
 MEDIA_TYPES = {".pdf": "application/pdf", ".json": "application/json", ".csv": "text/csv",
                ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -237,7 +249,7 @@ class _Builder:
     def plan_resource(self) -> dict:
         # README.txt is written after this file (it indexes it), so it is linked without a hash
         rlinks = [{"href": _href(rel), "media-type": MEDIA_TYPES[Path(rel).suffix]}
-                  for rel in ("evidence-pack.pdf", "README.txt")]
+                  for rel in (PDF, README)]
         return _compact({
             "uuid": self.uuid("resource", "assessment-plan"),
             "title": "Assessment method",
@@ -292,7 +304,7 @@ class _Builder:
             "methods": ["EXAMINE", "TEST"],
             "types": ["finding"],
             "origins": [self.origin()],
-            "relevant-evidence": self.evidence_for(FINDINGS_EVIDENCE + TIMELINESS_EVIDENCE + ("summary.json",)),
+            "relevant-evidence": self.evidence_for(FINDINGS_EVIDENCE + TIMELINESS_EVIDENCE + (SUMMARY,)),
             "collected": self.as_of,
         })
 
@@ -423,7 +435,6 @@ class _Builder:
         return f" {_clean(statement)}" if statement else ""
 
     def limits(self) -> str | None:
-        from reportgen.render.handoff import limits
         return "Known limits of this evidence: " + " ".join(limits(self.model))
 
 
@@ -520,3 +531,12 @@ def _compact(obj: dict) -> dict:
             continue
         out[key] = value
     return out
+
+
+OUTPUT = Output(
+    name="oscal", files=(OSCAL_FILE,), step="Writing the OSCAL assessment results",
+    description="OSCAL 1.1.2 assessment results: one result for the period, observations per control with links "
+                "to the evidence files and their sha256, findings per control and per non-compliant cluster "
+                "(owner, due date), risks for overdue critical findings.",
+    write=lambda model, pack: [write_assessment_results(model, pack)],
+)

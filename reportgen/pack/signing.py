@@ -25,9 +25,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from reportgen.errors import UsageError
+from reportgen.render.interface import MANIFEST, SIGNATURE
 
-MANIFEST = "manifest.json"
-SIGNATURE = MANIFEST + ".sig"
 SIGNATURE_BYTES = 64
 PASSPHRASE_ENV = "REPORTGEN_SIGNING_PASSPHRASE"
 
