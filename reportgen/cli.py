@@ -7,7 +7,6 @@ This is the one place where errors become exit codes and printed lines (0 succes
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import traceback
 from datetime import date
@@ -17,6 +16,7 @@ import click
 
 from reportgen import __version__
 from reportgen.errors import ExitCode, ReportgenError, UsageError
+from reportgen.redact import redact
 
 
 class _State:
@@ -45,18 +45,12 @@ def _as_of(value: str | None) -> date | None:
         raise UsageError(f"--as-of {value!r}: expected YYYY-MM-DD") from None
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logging and tracebacks.")
 @click.version_option(__version__, prog_name="reportgen")
 def cli(verbose: bool) -> None:
     """Audit-ready evidence packs for Azure running container image vulnerabilities (MCSB DS-6, PV-6)."""
     _State.verbose = verbose
-    # SIGTERM unwinds like Ctrl-C, so unfinished folders are removed and the exit code says so.
-    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The Azure SDKs log each failed credential attempt as warnings; our error line says what to do.
     logging.getLogger("azure").setLevel(logging.NOTSET if verbose else logging.ERROR)
@@ -70,8 +64,7 @@ def demo(out: Path) -> None:
     from reportgen import pipeline
     result = pipeline.demo(out)
     click.echo(f"Evidence pack written to {result.pack_dir}")
-    from reportgen.render.interface import MANIFEST, README, outputs
-    for name in [o.main_file for o in outputs() if "*" not in o.main_file] + [README, MANIFEST]:
+    for name in ("evidence-pack.pdf", "evidence-pack.xlsx", "summary.json", "README.txt", "manifest.json"):
         if name in result.files:
             click.echo(f"  {result.pack_dir / name}")
 
@@ -146,9 +139,9 @@ def run(config_file: Path | None, period: str | None, out: Path, history_dir: Pa
 def verify(pack_dir: Path, public_key: Path | None) -> None:
     """Check every file of a pack against its manifest, the snapshot's own hashes and, with
     --public-key, the signature (exit 0 only if all hold; one line per problem otherwise)."""
-    from reportgen.pack import signing, verify as verification
+    from reportgen import evidence, signing
     key = signing.load_public_key(public_key) if public_key is not None else None
-    problems = verification.verify_pack(pack_dir, public_key=key)
+    problems = evidence.verify_pack(pack_dir, public_key=key)
     if problems:
         for line in problems:
             click.echo(line, err=True)
@@ -166,10 +159,10 @@ def verify(pack_dir: Path, public_key: Path | None) -> None:
               help="Ed25519 private key (PEM, PKCS#8).")
 def sign(pack_dir: Path, key_file: Path) -> None:
     """Sign a pack's manifest.json (writes manifest.json.sig); the pack must verify first."""
+    from reportgen import evidence, signing
     from reportgen.errors import VerificationError
-    from reportgen.pack import signing, verify as verification
     key = signing.load_private_key(key_file)
-    problems = verification.verify_pack(pack_dir)
+    problems = evidence.verify_pack(pack_dir)
     if problems:
         for line in problems:
             click.echo(line, err=True)
@@ -186,7 +179,7 @@ def sign(pack_dir: Path, key_file: Path) -> None:
               help="File for the public key (PEM, SubjectPublicKeyInfo) to hand to auditors.")
 def keygen(out_private: Path, out_public: Path) -> None:
     """Make an Ed25519 key pair for signing packs (never overwrites a file)."""
-    from reportgen.pack import signing
+    from reportgen import signing
     pair = signing.generate_keypair(out_private, out_public)
     click.echo(f"Private key written to {pair.private_path} (keep it secret)")
     click.echo(f"Public key written to {pair.public_path} ({pair.fingerprint})")
@@ -222,13 +215,18 @@ def queries_check() -> None:
     click.echo("OK: every query parses and returns its dataset's contract columns")
 
 
+def _error(line: str) -> None:
+    """The error line (and with -v the traceback), with tokens a server may have echoed redacted."""
+    if _State.verbose and sys.exc_info()[0] is not None:
+        click.echo(redact(traceback.format_exc()).rstrip("\n"), err=True)
+    click.echo(f"error: {redact(line)}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="reportgen", standalone_mode=False)
     except ReportgenError as exc:
-        if _State.verbose:
-            traceback.print_exc()
-        click.echo(f"error: {exc.one_line()}", err=True)
+        _error(exc.one_line())
         sys.exit(int(exc.exit_code))
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
@@ -240,8 +238,6 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("error: interrupted", err=True)
         sys.exit(int(ExitCode.FAILURE))
     except Exception as exc:  # a bug: still one line, traceback with -v
-        if _State.verbose:
-            traceback.print_exc()
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
+        _error(f"unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)")
         sys.exit(int(ExitCode.FAILURE))
     sys.exit(0)

@@ -2,11 +2,14 @@
 
 The result is one frozen ``RunConfig``. Unknown keys and bad values raise ``ConfigError``
 naming the key (``[sla] critical``), so a typo never silently falls back to a default.
+``[scope]`` values are checked against Azure's formats here, before any request is sent;
+their errors also name the file and show the value (escaped and cut short).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +24,13 @@ DEFAULT_ASSESSMENT_KEY = "c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5"
 SEVERITIES = ("Critical", "High", "Medium", "Low")
 DEFAULT_SLA = {"critical": 15, "high": 30, "medium": 90, "low": 180}
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud")
+
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# A management group ID: 1-90 letters, digits, hyphens, underscores, periods and parentheses, not
+# ending with a period ("Microsoft.Management / managementGroups" in
+# https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/resource-name-rules#microsoftmanagement).
+MANAGEMENT_GROUP = re.compile(r"[A-Za-z0-9_().-]{0,89}[A-Za-z0-9_()-]")
+SHOWN_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,47 @@ def _str_list(section: str, key: str, value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """A value for an error message: repr (control characters escaped), cut to ``limit`` characters."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return text[:limit] + (f"... ({len(value)} characters)" if isinstance(value, str) else "...")
+
+
+def _scope_value(where: str, key: str, value: Any, pattern: re.Pattern, what: str, hint: str) -> str:
+    """One [scope] value checked before any request is sent: a wrong one is a typo, not an empty scope."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}[scope] {key}: expected a non-empty string, got {shown(value)}")
+    if not pattern.fullmatch(value.strip()):
+        raise ConfigError(f"{where}[scope] {key}: {shown(value)} is not {what}", hint=hint)
+    return value.strip()
+
+
+def _scope(table: Mapping[str, Any], source_file: Path | None) -> ScopeConfig:
+    where = f"config file {source_file}: " if source_file else "config "
+    guid_hint = "expected a GUID such as 00000000-0000-0000-0000-000000000000"
+
+    def values(key: str, pattern: re.Pattern, what: str, hint: str) -> tuple[str, ...]:
+        items = table.get(key, [])
+        if not isinstance(items, list):
+            raise ConfigError(f"{where}[scope] {key}: expected a list of strings, got {shown(items)}")
+        return tuple(_scope_value(where, f"{key}[{i}]", v, pattern, what, hint) for i, v in enumerate(items))
+
+    tenant_id = table.get("tenant_id")
+    return ScopeConfig(
+        tenant_id=None if tenant_id is None else _scope_value(where, "tenant_id", tenant_id, GUID, "a tenant id",
+                                                              guid_hint),
+        # Subscriptions are sent to Resource Graph, and compared with the subscriptionId it returns, as they
+        # are written here: only the bare GUID works (a "/subscriptions/<guid>" form never did).
+        subscriptions=values("subscriptions", GUID, "a subscription id",
+                             f"{guid_hint}, without a /subscriptions/ prefix"),
+        management_groups=values("management_groups", MANAGEMENT_GROUP, "a management group ID",
+                                 "use the group's ID, not its display name: 1 to 90 letters, digits, hyphens, "
+                                 "underscores, periods and parentheses, not ending with a period"),
+    )
+
+
 def _pos_int(section: str, key: str, value: Any, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0 or (maximum and value > maximum):
         limit = f" at most {maximum}" if maximum else ""
@@ -137,11 +188,7 @@ def parse_config(data: Mapping[str, Any], base: Path, source_file: Path | None =
     cfg = RunConfig(source_file=source_file)
     if "scope" in data:
         t = _check_keys("scope", data["scope"], SECTIONS["scope"])
-        cfg = replace(cfg, scope=ScopeConfig(
-            tenant_id=_str("scope", "tenant_id", t["tenant_id"]) if "tenant_id" in t else None,
-            subscriptions=_str_list("scope", "subscriptions", t.get("subscriptions", [])),
-            management_groups=_str_list("scope", "management_groups", t.get("management_groups", [])),
-        ))
+        cfg = replace(cfg, scope=_scope(t, source_file))
     if "azure" in data:
         t = _check_keys("azure", data["azure"], SECTIONS["azure"])
         cloud = _str("azure", "cloud", t.get("cloud", "AzureCloud"))

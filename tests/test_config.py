@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -56,3 +57,65 @@ def test_cli_bad_config_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: config [sla]: unknown key 'critcal' (allowed keys: critical, high, low, medium)"]
+
+
+# ---------------------------------------------------------------------------- [scope] values
+
+GOOD_SUB = "11111111-aaaa-4bbb-8ccc-0123456789ab"
+
+
+@pytest.mark.parametrize("scope", [
+    f'tenant_id = "5F0E3C2A-8D4B-4E6F-9A1B-2C3D4E5F6A7B"\nsubscriptions = ["{GOOD_SUB}", "{GOOD_SUB.upper()}"]',
+    'management_groups = ["mg-platform", "Contoso_(EU).prod", "5f0e3c2a-8d4b-4e6f-9a1b-2c3d4e5f6a7b", "a", "'
+    + "m" * 90 + '"]',
+    "subscriptions = []\nmanagement_groups = []",
+])
+def test_good_scope_values_pass(tmp_path, scope):
+    cfg = load_config(write(tmp_path, f"[scope]\n{scope}\n"), env={})
+    assert all(len(m) <= 90 for m in cfg.scope.management_groups)
+
+
+@pytest.mark.parametrize("scope, key, shown", [
+    (f'subscriptions = ["{GOOD_SUB}", "{GOOD_SUB}", "{GOOD_SUB}", "not-a-guid"]', "subscriptions[3]", "'not-a-guid'"),
+    (f'subscriptions = ["/subscriptions/{GOOD_SUB}"]', "subscriptions[0]", f"'/subscriptions/{GOOD_SUB}'"),
+    (f'subscriptions = ["{GOOD_SUB[:-1]}g"]', "subscriptions[0]", f"'{GOOD_SUB[:-1]}g'"),
+    (f'subscriptions = ["{{{GOOD_SUB}}}"]', "subscriptions[0]", f"'{{{GOOD_SUB}}}'"),
+    ('tenant_id = "contoso.onmicrosoft.com"', "tenant_id", "'contoso.onmicrosoft.com'"),
+    ('tenant_id = "5f0e3c2a8d4b4e6f9a1b2c3d4e5f6a7b"', "tenant_id", "'5f0e3c2a8d4b4e6f9a1b2c3d4e5f6a7b'"),
+    ('management_groups = ["mg-platform", "mg-prod."]', "management_groups[1]", "'mg-prod.'"),
+    ('management_groups = ["' + "m" * 91 + '"]', "management_groups[0]", "'" + "m" * 79 + "... (91 characters)"),
+    ('management_groups = ["Contoso Root"]', "management_groups[0]", "'Contoso Root'"),
+    ('management_groups = ["mg/prod"]', "management_groups[0]", "'mg/prod'"),
+    ('management_groups = ["mg-ünïcode"]', "management_groups[0]", "'mg-ünïcode'"),
+    ('management_groups = ["mg\\u001b[31m\\n"]', "management_groups[0]", r"'mg\x1b[31m\n'"),
+    ('management_groups = ["."]', "management_groups[0]", "'.'"),
+    ('subscriptions = [42]', "subscriptions[0]", "42"),
+    (f'subscriptions = "{GOOD_SUB}"', "subscriptions", f"'{GOOD_SUB}'"),
+])
+def test_bad_scope_value_names_the_file_the_key_and_the_value(tmp_path, scope, key, shown):
+    path = write(tmp_path, f"[scope]\n{scope}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env={})
+    message = exc.value.message
+    assert message.startswith(f"config file {path}: [scope] {key}: ") and shown in message
+    assert "\x1b" not in message and "\n" not in message
+    assert len(message) < len(str(path)) + 200
+    assert exc.value.exit_code == 2
+
+
+def test_management_group_rule_matches_the_documented_limits():
+    from reportgen.config import MANAGEMENT_GROUP
+    ok = ["a", "A-1_(x).y", "m" * 90, "(root)"]
+    bad = ["", "m" * 91, "ends.", "a b", "a#b", "a/b", "a:b", "é"]
+    assert [bool(MANAGEMENT_GROUP.fullmatch(v)) for v in ok + bad] == [True] * len(ok) + [False] * len(bad)
+
+
+def test_cli_bad_subscription_exit_2_before_any_request(tmp_path):
+    path = write(tmp_path, '[scope]\nsubscriptions = ["oops"]\n')
+    env = {**os.environ, "REPORTGEN_ARM_ENDPOINT": "http://127.0.0.1:9", "REPORTGEN_ACCESS_TOKEN": "unused-token-value"}
+    proc = subprocess.run([sys.executable, "-m", "reportgen", "collect", "--config", str(path), "--out",
+                           str(tmp_path / "snap")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: config file {path}: [scope] subscriptions[0]: 'oops' is not a subscription id")
+    assert not (tmp_path / "snap").exists()

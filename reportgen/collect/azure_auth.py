@@ -6,8 +6,9 @@
 hosts, so an emulator can run without TLS but a token is never sent in clear over a
 network. ``REPORTGEN_ACCESS_TOKEN`` (and optionally ``REPORTGEN_LOGS_ACCESS_TOKEN``) supply
 a bearer token for pipelines; otherwise ``DefaultAzureCredential`` is used. Tokens never
-appear in logs, errors or the pack: the static credential hides its token from ``repr``
-and every message here names variables, never values.
+appear in logs, errors or the pack: the static credential hides its token from ``repr``,
+every message here names variables, never values, and every configured token or secret is
+registered with ``reportgen.redact``, which takes them out of whatever a server sends back.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from reportgen.config import AzureConfig
 from reportgen.errors import AuthError, ConfigError
+from reportgen.redact import redact, register_secret
 
 ENV_ARM_ENDPOINT = "REPORTGEN_ARM_ENDPOINT"
 ENV_LOGS_ENDPOINT = "REPORTGEN_LOGS_ENDPOINT"
 ENV_TOKEN = "REPORTGEN_ACCESS_TOKEN"
 ENV_LOGS_TOKEN = "REPORTGEN_LOGS_ACCESS_TOKEN"
+
+# What azure-identity's EnvironmentCredential reads from the environment that is a secret.
+AZURE_SECRET_VARIABLES = ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_PASSWORD")
 
 SIGN_IN_HINT = (f"run `az login` (and `az account set --subscription ...`), or set AZURE_TENANT_ID, "
                 f"AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for a service principal, or set {ENV_TOKEN} "
@@ -141,6 +146,7 @@ class StaticTokenCredential:
             raise ConfigError(f"{variable} is set but is not a bearer token (empty or contains spaces)",
                               hint=f"set {variable} to the raw access token, without 'Bearer '")
         self._token = token
+        register_secret(token)
         self.variable = variable
         self._expires_on = int(time.time()) + lifetime_s
 
@@ -168,7 +174,8 @@ class GuardedCredential:
         self._tenant_id = tenant_id
 
     def _fail(self, exc: Exception) -> AuthError:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = redact(exc).strip()  # what the identity endpoint said, before it is cut
+        first = text.splitlines()[0] if text else type(exc).__name__
         return AuthError(f"Azure sign-in failed with {self.description}: {first[:300]}", hint=SIGN_IN_HINT)
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
@@ -220,6 +227,9 @@ def make_credentials(endpoints: Endpoints, tenant_id: str | None = None,
     if logs_token:
         raise ConfigError(f"{ENV_LOGS_TOKEN} is set but {ENV_TOKEN} is not",
                           hint=f"set {ENV_TOKEN} to a token for {endpoints.arm_scope.removesuffix('/.default')}")
+    for variable in AZURE_SECRET_VARIABLES:  # azure-identity reads the process environment itself
+        register_secret(env.get(variable))
+        register_secret(os.environ.get(variable))
     from azure.identity import DefaultAzureCredential
 
     inner = DefaultAzureCredential(authority=endpoints.authority_host, exclude_interactive_browser_credential=True)

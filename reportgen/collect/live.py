@@ -15,6 +15,9 @@ snapshot.json (``gaps``) for the pack to state: partial and failed datasets, sou
 configured, subscriptions asked for that Resource Graph returned nothing for (it drops
 unreadable subscriptions without an error), the tenant subscription limit, and packages
 with more CVEs than one query can expand.
+
+Whatever a source returns is redacted (``reportgen.redact``) as it arrives: its warnings,
+failed-batch reasons and gaps are written into the snapshot and may quote a server.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -37,6 +40,7 @@ from reportgen.errors import ConfigError, SourceError
 from reportgen.frameworks import load_controls
 from reportgen.kql.catalog import Query, build_text, load_queries
 from reportgen.progress import QUIET, Progress
+from reportgen.redact import redact
 from reportgen.snapshot import DATASETS, DatasetInfo, new_run_id, write_snapshot
 
 log = logging.getLogger(__name__)
@@ -144,6 +148,15 @@ def _merge(dataset: str, outcomes: list[QueryOutcome], builders: list[FrameBuild
     return DatasetOutcome(dataset, frame, info, "\n".join(sent) if sent else None, service, tuple(gaps))
 
 
+def redacted(outcome: QueryOutcome) -> QueryOutcome:
+    """The outcome with every text that may quote a server redacted: its warnings, reasons and gaps."""
+    return replace(
+        outcome,
+        warnings=tuple(redact(w) for w in outcome.warnings),
+        failed_batches=tuple(replace(b, reason=redact(b.reason)) for b in outcome.failed_batches),
+        gaps=tuple(replace(g, message=redact(g.message)) for g in outcome.gaps))
+
+
 def findings_source(outcomes: Iterable[QueryOutcome]) -> str:
     """Which per-CVE source delivered rows: legacy-subassessments, individual-recommendations, both, none."""
     delivered = {FINDINGS_SOURCES.get(o.query.split(".", 1)[-1], o.query) for o in outcomes
@@ -227,7 +240,7 @@ def _run_all(config: RunConfig, sources: Sources, by_dataset: dict[str, list[Que
                                    gaps=(Gap("not-configured", f"Dataset {dataset} was not collected: {reason}.",
                                              dataset=dataset),))
         else:
-            outcome = source.run(query.name, texts[query.name], sink=builders[query.name])
+            outcome = redacted(source.run(query.name, texts[query.name], sink=builders[query.name]))
         with lock:
             outcomes[query.name] = outcome
             done = all(q.name in outcomes for q in by_dataset[dataset])

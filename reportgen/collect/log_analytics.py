@@ -8,8 +8,10 @@ that the outcome counts them and the waits follow ``RetrySettings``). A partial 
 200 with an ``error``, what the SDK returns as ``LogsQueryPartialResult``) becomes a
 ``partial`` outcome carrying the service's message; a request that failed for good (the
 workspace not found, no permission, errors past the retries) gives a ``failed`` outcome with
-the reason, and the pack states the gap. Redirects are not followed. Values come back as the
-service sent them (numbers and booleans may be strings); the collector coerces them.
+the reason, and the pack states the gap. Every text taken from a response is redacted
+(``reportgen.redact``) before it is cut to one line. Redirects are not followed. Values come
+back as the service sent them (numbers and booleans may be strings); the collector coerces
+them.
 
 The response body is read here rather than by ``query_workspace``: the SDK converts every
 cell of every row into ``LogsTableRow`` objects (about 13 s of CPU for 200,000 history
@@ -35,7 +37,7 @@ from azure.monitor.query import LogsQueryClient
 from reportgen import __version__
 from reportgen.collect.azure_auth import ENV_LOGS_TOKEN, SIGN_IN_HINT, Endpoints
 from reportgen.collect.interface import COMPLETE, FAILED, PARTIAL, FailedBatch, QueryOutcome, RowSink, Source
-from reportgen.collect.resource_graph import RetrySettings, redirect_reason, retry_after_seconds
+from reportgen.collect.resource_graph import RetrySettings, first_line, redirect_reason, retry_after_seconds
 from reportgen.errors import AuthError
 
 log = logging.getLogger(__name__)
@@ -50,11 +52,6 @@ def period_timespan(period: tuple[date, date]) -> tuple[datetime, datetime]:
     start = datetime.combine(period[0], dtime(0), tzinfo=timezone.utc)
     end = datetime.combine(period[1] + timedelta(days=1), dtime(0), tzinfo=timezone.utc)
     return start, end
-
-
-def _first_line(text: Any, limit: int = 300) -> str:
-    text = str(text or "").strip()
-    return text.splitlines()[0][:limit] if text else ""
 
 
 class LogAnalyticsSource(Source):
@@ -155,7 +152,7 @@ class LogAnalyticsSource(Source):
                     raise _Failed(reason, status) from None
             except (ServiceRequestError, ServiceResponseError) as exc:
                 attempts += 1
-                reason = f"connection error: {_first_line(exc) or type(exc).__name__}"
+                reason = f"connection error: {first_line(exc) or type(exc).__name__}"
                 if attempts > self.retry_total:
                     raise _Failed(f"{reason} (after {attempts} attempts)", None) from None
                 wait = self._backoff(attempts)
@@ -175,7 +172,7 @@ def _error_text(exc: HttpResponseError) -> str:
     """The status, the service's error code and the first line of its message (nothing more: a
     message may go on with details that do not belong in a pack)."""
     code = getattr(getattr(exc, "error", None), "code", None)
-    return f"HTTP {exc.status_code}{' ' + code if code else ''}: {_first_line(exc.message or exc)}"
+    return f"HTTP {exc.status_code}{' ' + first_line(code, 100) if code else ''}: {first_line(exc.message or exc)}"
 
 
 def timespan_text(timespan: tuple[datetime, datetime]) -> str:
@@ -208,11 +205,11 @@ def post_workspace_query(client: LogsQueryClient, workspace_id: str, text: str, 
 def partial_reason(error: Any) -> str:
     """The service's message for a partial result: code, message and the first detail."""
     if not isinstance(error, dict):
-        return str(error)[:300]
-    text = f"{error.get('code', 'PartialError')}: {_first_line(error.get('message'))}"
+        return first_line(error)
+    text = f"{first_line(error.get('code', 'PartialError'), 100)}: {first_line(error.get('message'))}"
     details = error.get("details") or []
     if details and isinstance(details[0], dict) and details[0].get("message"):
-        text += f" ({_first_line(details[0]['message'], 200)})"
+        text += f" ({first_line(details[0]['message'], 200)})"
     return text
 
 

@@ -13,9 +13,11 @@ run that honours the quota is not throttled. On HTTP 429 it waits as told (``Ret
 in seconds or as an HTTP date, ``retry-after-ms``, the quota reset, else a default) and
 retries; 5xx and connection errors are retried a bounded number of times with backoff. A
 batch that still fails is recorded (which members, why) and collection goes on; when every
-batch failed the query's status is ``failed``. Redirects are never followed: a token is sent
-only to the configured endpoint. ``x-ms-tenant-subscription-limit-hit: true`` (the identity
-sees more than 10,000 subscriptions) becomes a ``subscription-limit`` gap.
+batch failed the query's status is ``failed``. What the service said about a failure is
+redacted (``reportgen.redact``) where it becomes text, before it is cut to one line.
+Redirects are never followed: a token is sent only to the configured endpoint.
+``x-ms-tenant-subscription-limit-hit: true`` (the identity sees more than 10,000
+subscriptions) becomes a ``subscription-limit`` gap.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from reportgen import __version__
 from reportgen.collect.azure_auth import SIGN_IN_HINT, Endpoints
 from reportgen.collect.interface import COMPLETE, FAILED, PARTIAL, FailedBatch, Gap, QueryOutcome, RowSink, Source
 from reportgen.errors import AuthError
+from reportgen.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -257,12 +260,17 @@ class _BatchFailed(Exception):
         self.status_code = status_code
 
 
+def first_line(text: Any, limit: int = 300) -> str:
+    """The first line of what a server or the SDK said, redacted, then cut to ``limit`` characters."""
+    text = redact(text).strip()
+    return text.splitlines()[0][:limit] if text else ""
+
+
 def _error_text(exc: HttpResponseError) -> str:
     code = getattr(getattr(exc, "error", None), "code", None)
     message = getattr(getattr(exc, "error", None), "message", None) or exc.message or str(exc)
-    first = str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__
     status = exc.status_code
-    return f"HTTP {status}{' ' + code if code else ''}: {first[:300]}"
+    return f"HTTP {status}{' ' + first_line(code, 100) if code else ''}: {first_line(message) or type(exc).__name__}"
 
 
 def redirect_reason(status: int | None, headers: Mapping[str, str] | None) -> str:
@@ -500,7 +508,7 @@ class ResourceGraphSource(Source):
             except (ServiceRequestError, ServiceResponseError) as exc:
                 self.pacer.release(None)
                 attempts += 1
-                reason = f"connection error: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+                reason = f"connection error: {first_line(exc, 200) or type(exc).__name__}"
                 if attempts >= self.retry.max_attempts:
                     raise _BatchFailed(f"{reason} (after {attempts} attempts)", None)
                 stats["retries"] += 1

@@ -93,6 +93,7 @@ class Faults:
     failing_subscriptions: set[str] = field(default_factory=set)  # a batch containing one always fails
     failing_status: int = 403
     error_detail: str = ""                     # a second line in every error message (tests keep it out)
+    echo_authorization: bool = False           # every error message quotes the request's Authorization header
     subscription_limit_hit: bool = False       # x-ms-tenant-subscription-limit-hit: true on every answer
     la_partial: set[str] = field(default_factory=set)            # LA datasets answered with PartialError
     la_fail: dict[str, int] = field(default_factory=dict)        # LA dataset -> HTTP status, for good
@@ -336,6 +337,9 @@ class AzureEmulator:
 
     def _error(self, handler: BaseHTTPRequestHandler, status: int, code: str, message: str,
                headers: Mapping[str, str] | Callable[[], Mapping[str, str]] = {}, details: list | None = None) -> None:
+        if self.faults.echo_authorization:  # as a careless front end does, on the line a client keeps
+            auth = handler.headers.get("Authorization", "")
+            message = f"{message} (request had Authorization: {auth}; credential {auth.removeprefix('Bearer ')})"
         if self.faults.error_detail:
             message = f"{message}\n{self.faults.error_detail}"
         error: dict[str, Any] = {"code": code, "message": message}
