@@ -7,6 +7,7 @@ This is the one place where errors become exit codes and printed lines (0 succes
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 from datetime import date
@@ -45,12 +46,18 @@ def _as_of(value: str | None) -> date | None:
         raise UsageError(f"--as-of {value!r}: expected YYYY-MM-DD") from None
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logging and tracebacks.")
 @click.version_option(__version__, prog_name="reportgen")
 def cli(verbose: bool) -> None:
     """Audit-ready evidence packs for Azure running container image vulnerabilities (MCSB DS-6, PV-6)."""
     _State.verbose = verbose
+    # SIGTERM unwinds like Ctrl-C, so unfinished folders are removed and the exit code says so.
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The Azure SDKs log each failed credential attempt as warnings; our error line says what to do.
     logging.getLogger("azure").setLevel(logging.NOTSET if verbose else logging.ERROR)
@@ -64,7 +71,8 @@ def demo(out: Path) -> None:
     from reportgen import pipeline
     result = pipeline.demo(out)
     click.echo(f"Evidence pack written to {result.pack_dir}")
-    for name in ("evidence-pack.pdf", "evidence-pack.xlsx", "summary.json", "README.txt", "manifest.json"):
+    from reportgen.render.interface import MANIFEST, README, outputs
+    for name in [o.main_file for o in outputs() if "*" not in o.main_file] + [README, MANIFEST]:
         if name in result.files:
             click.echo(f"  {result.pack_dir / name}")
 
@@ -139,9 +147,9 @@ def run(config_file: Path | None, period: str | None, out: Path, history_dir: Pa
 def verify(pack_dir: Path, public_key: Path | None) -> None:
     """Check every file of a pack against its manifest, the snapshot's own hashes and, with
     --public-key, the signature (exit 0 only if all hold; one line per problem otherwise)."""
-    from reportgen import evidence, signing
+    from reportgen.pack import signing, verify as verification
     key = signing.load_public_key(public_key) if public_key is not None else None
-    problems = evidence.verify_pack(pack_dir, public_key=key)
+    problems = verification.verify_pack(pack_dir, public_key=key)
     if problems:
         for line in problems:
             click.echo(line, err=True)
@@ -159,10 +167,10 @@ def verify(pack_dir: Path, public_key: Path | None) -> None:
               help="Ed25519 private key (PEM, PKCS#8).")
 def sign(pack_dir: Path, key_file: Path) -> None:
     """Sign a pack's manifest.json (writes manifest.json.sig); the pack must verify first."""
-    from reportgen import evidence, signing
     from reportgen.errors import VerificationError
+    from reportgen.pack import signing, verify as verification
     key = signing.load_private_key(key_file)
-    problems = evidence.verify_pack(pack_dir)
+    problems = verification.verify_pack(pack_dir)
     if problems:
         for line in problems:
             click.echo(line, err=True)
@@ -179,7 +187,7 @@ def sign(pack_dir: Path, key_file: Path) -> None:
               help="File for the public key (PEM, SubjectPublicKeyInfo) to hand to auditors.")
 def keygen(out_private: Path, out_public: Path) -> None:
     """Make an Ed25519 key pair for signing packs (never overwrites a file)."""
-    from reportgen import signing
+    from reportgen.pack import signing
     pair = signing.generate_keypair(out_private, out_public)
     click.echo(f"Private key written to {pair.private_path} (keep it secret)")
     click.echo(f"Public key written to {pair.public_path} ({pair.fingerprint})")

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -28,6 +25,7 @@ import pyarrow.parquet as pq
 
 from reportgen import TOOL_NAME, __version__
 from reportgen.errors import SnapshotError
+from reportgen.outdir import build_beside, swap_into_place
 from reportgen.redact import redact
 
 SCHEMA = "reportgen.snapshot/1"
@@ -306,9 +304,8 @@ def write_snapshot(
                             f"{' missing ' + str(missing) if missing else ''}".strip())
     provenance = provenance or {}
     queries = queries or {}
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    check_snapshot_target(out_dir)
+    with build_beside(out_dir) as tmp:
         (tmp / "data").mkdir()
         infos = {}
         for name in DATASETS:
@@ -344,16 +341,35 @@ def write_snapshot(
         if extra_meta:
             meta.update(extra_meta)
         (tmp / "snapshot.json").write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            if not (out_dir / "snapshot.json").exists() and any(out_dir.iterdir()):
-                raise SnapshotError(f"{out_dir}: exists and is not a snapshot; refusing to overwrite",
-                                    hint="choose an empty or new --out folder")
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        swap_into_place(tmp, out_dir)
     return out_dir
+
+
+def check_snapshot_target(out_dir: Path) -> Path:
+    """Refuse (exit 2), before any work, a snapshot ``--out`` that is not ours to replace:
+    an existing non-empty folder is replaced only when it is a reportgen snapshot holding
+    nothing but its own files. A missing parent folder is created."""
+    from reportgen.outdir import check_target
+    return check_target(Path(out_dir), option="--out", replaceable=snapshot_replaceable, create_parent=True)
+
+
+def snapshot_replaceable(folder: Path) -> str | None:
+    """None when ``folder`` is a snapshot whose snapshot.json lists every file in it."""
+    from reportgen.outdir import regular_tree
+    try:
+        meta = read_meta(folder)
+    except SnapshotError as exc:
+        return f"is not a reportgen snapshot ({exc.one_line()})"
+    files, odd = regular_tree(folder)
+    if odd is not None:
+        return f"holds {odd}, which is not a regular file"
+    own = {"snapshot.json"} | {f"queries/{name}.kql" for name in meta["datasets"]} | {
+        entry.get("file") for entry in meta["datasets"].values() if isinstance(entry, dict)}
+    extra = [rel for rel in files if rel not in own]
+    if extra:
+        more = f" (and {len(extra) - 1:,} more)" if len(extra) > 1 else ""
+        return f"holds {extra[0]}{more}, which its snapshot.json does not list"
+    return None
 
 
 def _require(meta: Mapping, key: str, kind: type | tuple, where: str) -> Any:
