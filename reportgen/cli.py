@@ -144,21 +144,50 @@ def run(config_file: Path | None, period: str | None, out: Path, history_dir: Pa
 @click.argument("pack_dir", type=click.Path(path_type=Path))
 @click.option("--public-key", "public_key", type=click.Path(path_type=Path), default=None,
               help="Ed25519 public key (PEM) that must have signed manifest.json.")
-def verify(pack_dir: Path, public_key: Path | None) -> None:
-    """Check every file of a pack against its manifest, the snapshot's own hashes and, with
-    --public-key, the signature (exit 0 only if all hold; one line per problem otherwise)."""
+@click.option("--deep", is_flag=True,
+              help="Also re-render the pack from its snapshot in a temporary folder and compare every file and "
+                   "every figure of summary.json.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="With --deep: the configuration the pack was rendered with (default: the defaults).")
+@click.option("--history-dir", type=click.Path(path_type=Path), default=None,
+              help="With --deep: the earlier snapshots the pack was rendered with.")
+def verify(pack_dir: Path, public_key: Path | None, deep: bool, config_file: Path | None,
+           history_dir: Path | None) -> None:
+    """Check every file of a pack against its manifest, the snapshot's own hashes, with
+    --public-key the signature and with --deep a re-render of the snapshot (exit 0 only if
+    all hold; one line per problem otherwise). No symbolic link in the pack is followed."""
     from reportgen.pack import signing, verify as verification
+    if not deep and (config_file is not None or history_dir is not None):
+        raise UsageError("--config and --history-dir are for --deep", hint="add --deep to re-render the pack")
     key = signing.load_public_key(public_key) if public_key is not None else None
+    config = None
+    if config_file is not None:
+        from reportgen.config import load_config
+        config = load_config(config_file)
     problems = verification.verify_pack(pack_dir, public_key=key)
     if problems:
         for line in problems:
             click.echo(line, err=True)
+        if deep:
+            click.echo("not checked: --deep (the pack must pass the checks above before it is re-rendered)", err=True)
         sys.exit(ExitCode.FAILURE)
     click.echo(f"OK: every file in {pack_dir} matches manifest.json")
     if key is not None:
         click.echo(f"OK: manifest.json is signed by public key {signing.fingerprint(key)}")
     elif (Path(pack_dir) / signing.SIGNATURE).is_file():
         click.echo(f"note: {signing.SIGNATURE} not checked; pass --public-key to check the signature")
+    if not deep:
+        return
+    result = verification.deep_check(pack_dir, config, history_dir)
+    for line in result.problems:
+        click.echo(line, err=True)
+    if result.not_run:
+        click.echo(f"not checked: --deep: {result.not_run}", err=True)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=bool(result.problems or result.not_run))
+    if result.problems or result.not_run:
+        sys.exit(ExitCode.FAILURE)
+    click.echo("OK: a re-render of snapshot/ gives the same files and the same figures in summary.json")
 
 
 @cli.command()

@@ -224,15 +224,22 @@ def test_readme_verification_commands_without_reportgen_work(pack):
     check = "jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' manifest.json | sha256sum --check --strict -"
     listing = ("diff <(jq -r '.files[].path' manifest.json | sort) \\\n"
                "         <(find . -type f ! -name manifest.json ! -name manifest.json.sig | sed 's|^\\./||' | sort)")
-    assert check in text and listing in text
+    odd = "find . ! -type f ! -type d"
+    assert check in text and listing in text and f"\n    {odd}\n" in text
     for command in (check, listing):
         proc = subprocess.run(["bash", "-c", command], cwd=pack, capture_output=True, text=True)
         assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
+    assert subprocess.run(["bash", "-c", odd], cwd=pack, capture_output=True, text=True).stdout == ""
     flip_byte(pack / "summary.json")
     (pack / "added.txt").write_text("x")
     for command, name in ((check, "summary.json: FAILED"), (listing, "added.txt")):
         proc = subprocess.run(["bash", "-c", command], cwd=pack, capture_output=True, text=True)
         assert proc.returncode != 0 and name in proc.stdout, (command, proc.stdout)
+    # a link to an identical copy passes sha256sum, which follows it; the third command names it
+    shutil.copyfile(pack / "data/findings.csv", pack.parent / "findings.csv")
+    (pack / "data/findings.csv").unlink()
+    (pack / "data/findings.csv").symlink_to(pack.parent / "findings.csv")
+    assert subprocess.run(["bash", "-c", odd], cwd=pack, capture_output=True, text=True).stdout == "./data/findings.csv\n"
 
 
 # --- README.txt -----------------------------------------------------------------------------

@@ -112,29 +112,45 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
     ])
 
     out += _section("How to verify this pack")
+    history = " --history-dir SAME_HISTORY" if len(model.history) > 1 else ""
     out += _para("PACK below is this folder; PUBLIC_KEY.pem is the publisher's Ed25519 public key, obtained from "
                  "the publisher by a separate channel.")
     out += _commands("With reportgen (exit code 0 only when every check holds; one line per problem otherwise):", [
         "reportgen verify PACK",
         "reportgen verify PACK --public-key PUBLIC_KEY.pem",
+        "reportgen verify PACK --deep --config SAME_CONFIG.toml" + history,
     ])
     out += _para("This re-hashes every file against manifest.json, reports any changed, missing or unexpected "
                  "file, re-checks the sha256 of every snapshot dataset (and query text) against "
-                 "snapshot/snapshot.json, and with --public-key checks the signature in manifest.json.sig.",
-                 indent="  ")
+                 "snapshot/snapshot.json, and with --public-key checks the signature in manifest.json.sig. It "
+                 "follows no symbolic link: a link (to a file or folder, inside the pack or outside), FIFO, socket "
+                 "or device anywhere in PACK is a problem, and so is PACK itself being a link or a folder named "
+                 ".NAME.partial-XXXX (reportgen's unfinished or replaced folders). --deep also renders the pack "
+                 "again from snapshot/ in a temporary folder and compares every file and every figure of "
+                 "summary.json; it needs the configuration"
+                 + (" and the history folder" if history else "") + " the pack was rendered with (leave out "
+                 "--config for the defaults) and the reportgen and library versions in manifest.json, and says so "
+                 "when the versions differ.", indent="  ")
+    out += _para("What each check proves. Anyone can recompute the hashes, so manifest.json alone proves only "
+                 "that the files match the manifest beside them: whoever changes a file can rewrite the manifest "
+                 "too. Only --public-key, with a key obtained from the publisher by a separate channel, proves "
+                 "where the pack comes from. --deep proves that the files and figures follow from the snapshot "
+                 "in snapshot/, not that the snapshot is what Azure returned: for that, the signature ties the "
+                 "pack to its publisher.", indent="  ")
     out += _commands("Without reportgen (inside PACK; needs jq, sha256sum and OpenSSL 3):", [
         "jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' manifest.json | sha256sum --check --strict -",
         "diff <(jq -r '.files[].path' manifest.json | sort) \\",
         "     <(find . -type f ! -name manifest.json ! -name manifest.json.sig | sed 's|^\\./||' | sort)",
+        "find . ! -type f ! -type d",
         "openssl pkeyutl -verify -pubin -inkey PUBLIC_KEY.pem -rawin -in manifest.json -sigfile manifest.json.sig",
     ])
     out += _para("The first command checks every listed file, the second that no file is missing or added, the "
-                 "third the signature (\u201cSignature Verified Successfully\u201d).", indent="  ")
-    out += _commands("Re-render from the snapshot and compare (same reportgen version and library versions as "
-                     "in manifest.json's tool and environment, same configuration and exceptions file"
-                     + (", same history folder" if len(model.history) > 1 else "") + "):", [
-        "reportgen render PACK/snapshot --out REPACK --config SAME_CONFIG.toml"
-        + (" --history-dir SAME_HISTORY" if len(model.history) > 1 else ""),
+                 "third, which must print nothing, that nothing is a link, FIFO, socket or device, and the fourth "
+                 "the signature (\u201cSignature Verified Successfully\u201d).", indent="  ")
+    out += _commands("Re-render from the snapshot and compare by hand (same reportgen version and library versions "
+                     "as in manifest.json's tool and environment, same configuration and exceptions file"
+                     + (", same history folder" if history else "") + "):", [
+        "reportgen render PACK/snapshot --out REPACK --config SAME_CONFIG.toml" + history,
         "diff <(jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' PACK/manifest.json) \\",
         "     <(jq -r '.files[] | \"\\(.sha256)  \\(.path)\"' REPACK/manifest.json)",
     ])
