@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -449,16 +450,60 @@ def read_snapshot(snapshot_dir: Path, datasets: Iterable[str] | None = None) -> 
             raise SnapshotError(f"{path}: sha256 does not match snapshot.json",
                                 hint="the file was changed after collection; collect again or restore it")
         try:
-            table = pq.read_table(path)
+            frame = _read_frame(path)
         except (pa.ArrowException, OSError) as exc:
             raise SnapshotError(f"{path}: not a readable Parquet file ({exc})") from None
-        frame = table.to_pandas(types_mapper=None)
         frames[name] = coerce_frame(name, frame, origin=str(path))
+        del frame
         if len(frames[name]) != entry["rows"]:
             raise SnapshotError(f"{path}: has {len(frames[name])} rows, snapshot.json says {entry['rows']}")
     fingerprint = sha256_file(snapshot_dir / "snapshot.json")
     return Snapshot(path=snapshot_dir, meta=meta, frames=frames, datasets=infos, queries=queries,
                     fingerprint=fingerprint)
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    """A Parquet file as a DataFrame whose text columns hold one Python str per distinct value.
+
+    Text is read dictionary-encoded and spread back by its codes, so the million cells of a
+    column that repeats a few hundred values (a cluster id per finding) share those few
+    hundred objects: a fraction of the memory of one str per cell. Columns are read one at
+    a time and Arrow's memory is handed back after each, so the file is never held twice.
+    """
+    schema = pq.read_schema(path)
+    text_columns = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    parquet = pq.ParquetFile(path, read_dictionary=text_columns)
+    pool = pa.default_memory_pool()
+    columns = {}
+    try:
+        for name in schema.names:
+            column = parquet.read(columns=[name]).column(0)
+            columns[name] = _shared_text(column) if name in text_columns else column.to_pandas()
+            del column
+            pool.release_unused()
+    finally:
+        parquet.close()
+    return pd.DataFrame(columns, index=pd.RangeIndex(parquet.metadata.num_rows))
+
+
+def _shared_text(column: pa.ChunkedArray) -> pd.Series:
+    """A dictionary-encoded text column as object values (None where null), equal values one object.
+
+    Chunks of one row group share their dictionary: each dictionary is turned into Python
+    strings once (unifying them instead would copy the dictionary into every chunk).
+    """
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    values_of: dict[tuple[int, int], np.ndarray] = {}
+    parts = []
+    for chunk in column.chunks:
+        dictionary = chunk.dictionary
+        key = (dictionary.buffers()[-1].address if dictionary.buffers()[-1] is not None else 0, len(dictionary))
+        values = values_of.get(key)
+        if values is None:
+            values = values_of[key] = np.append(dictionary.to_numpy(zero_copy_only=False).astype(object), None)
+        parts.append(values[chunk.indices.fill_null(len(dictionary)).to_numpy()])
+    return pd.Series(np.concatenate(parts) if parts else np.array([], dtype=object), dtype=object)
 
 
 def list_history(history_dir: Path | None, before: pd.Timestamp | None = None) -> list[Path]:
