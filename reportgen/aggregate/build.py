@@ -14,10 +14,10 @@ import pandas as pd
 
 from reportgen import __version__
 from reportgen.aggregate import controls as ctl
-from reportgen.aggregate.common import lower_id, parse_json, pct, severity_counts, text
+from reportgen.aggregate.common import lower_id, parse_json, pct, per_value, severity_counts, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, load_exceptions
-from reportgen.aggregate.findings import (INDIVIDUAL, UNRECORDED, SnapshotFacts, record_history_sightings,
-                                          record_sightings, snapshot_facts, timeline)
+from reportgen.aggregate.findings import (INDIVIDUAL, UNRECORDED, FindingKeys, Sightings, SnapshotFacts,
+                                          record_history_sightings, record_sightings, snapshot_facts, timeline)
 from reportgen.aggregate.model import (
     CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, DERIVED_VERDICTS, EXEMPTION_COLUMNS, FINDING_COLUMNS,
     SEVERITY_ORDER, Changes, ControlDef, ControlResult, Coverage, DatasetStatus, EvidenceGap, FindingsSummary,
@@ -29,6 +29,13 @@ from reportgen.snapshot import Snapshot
 
 EXPIRING_DAYS = 30
 _SEV_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+_STATE_RANK = {"Open": 0, "Exempt": 1, "Other": 2, "Healthy": 3}
+# What the figures read of the open findings, and of an earlier month's findings (the changes,
+# time to fix and the trend): copies of a million rows hold only these columns.
+_OPEN_COLUMNS = ["key", "rid", "sev", "overdue", "owner", "ageDays", "exploitable", "fixStatus", "fixedVersion",
+                 "cveId", "packageName", "repositoryName", "imageDigest", "resourceId"]
+_EARLIER_COLUMNS = ["key", "state", "rid", "sev", "cveId", "packageName", "repositoryName", "imageDigest",
+                    "resourceId", "firstSeen"]
 
 
 def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDef, ...],
@@ -40,36 +47,40 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     sla = {k.lower(): int(v) for k, v in config.sla_days.items()}
 
     # Walk the months oldest first, carrying each finding's first sighting forward.
-    seen: dict[str, pd.Timestamp] = {}
+    keys, seen = FindingKeys(), Sightings()
     points: list[HistoryPoint] = []
     timelines: list[tuple[SnapshotFacts, pd.DataFrame]] = []
     for snap in [*earlier, snapshot]:
-        facts = snapshot_facts(snap, config, controls, exceptions, mapping)
+        facts = snapshot_facts(snap, config, controls, exceptions, mapping, keys)
         if "finding_history" in snap.frames:
-            record_history_sightings(seen, snap.frames["finding_history"])
+            record_history_sightings(seen, snap.frames["finding_history"], keys)
         tl = timeline(facts, seen, sla)
         points.append(_history_point(facts, tl, controls, timelines[-1][1] if timelines else None))
-        timelines.append((facts, tl))
         record_sightings(seen, facts)
+        if snap is not snapshot:   # an earlier month: keep what the changes and the time to fix read
+            facts, tl = replace(facts, findings=facts.findings.iloc[0:0]), tl[_EARLIER_COLUMNS]
+        timelines.append((facts, tl))
+    del seen
     facts, findings = timelines[-1]
     previous = timelines[-2] if len(timelines) > 1 else None
 
     owner_of = facts.clusters.set_index("rid")
-    findings = findings.assign(owner=findings["rid"].map(owner_of["owner"]).fillna(config.owners.fallback),
-                               ownerSource=findings["rid"].map(owner_of["ownerSource"]).fillna("fallback"))
-    open_ = findings[findings["state"].eq("Open")]
+    owners, sources = owner_of["owner"].to_dict(), owner_of["ownerSource"].to_dict()
+    findings = findings.assign(owner=per_value(findings["rid"], lambda r: owners.get(r, config.owners.fallback)),
+                               ownerSource=per_value(findings["rid"], lambda r: sources.get(r, "fallback")))
+    open_ = findings.loc[findings["state"].eq("Open"), _OPEN_COLUMNS]
 
     control_results = tuple(_control_result(c, facts, previous[0] if previous else None, snapshot, config)
                             for c in controls)
-    changes, change_rows, changes_by_owner = _changes(findings, facts, previous, config)
+    changes, change_rows, changes_by_owner = _changes(open_, facts, previous, config)
     clusters_table = _clusters_table(facts, findings, open_, snapshot, config.policy.assessment_keys)
     coverage = _coverage(snapshot, clusters_table, config.policy.assessment_keys)
     owners = _owners(clusters_table, open_)
     summary = _findings_summary(findings, open_, facts, timelines, snapshot)
+    by_sla = open_.groupby(["sev", "overdue"], sort=False).size()
     sla_rows = tuple(
-        SlaRow(severity=s, days=sla.get(s.lower()), open=int(open_["sev"].eq(s).sum()),
-               within_sla=int((open_["sev"].eq(s) & ~open_["overdue"]).sum()),
-               overdue=int((open_["sev"].eq(s) & open_["overdue"]).sum()))
+        SlaRow(severity=s, days=sla.get(s.lower()), open=int(by_sla.get((s, False), 0) + by_sla.get((s, True), 0)),
+               within_sla=int(by_sla.get((s, False), 0)), overdue=int(by_sla.get((s, True), 0)))
         for s in SEVERITY_ORDER)
     exemptions_table = _exemptions_table(snapshot, exceptions, facts, findings)
     meta = _meta(snapshot, config)
@@ -93,12 +104,13 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
 
 
 def _history_point(facts: SnapshotFacts, tl: pd.DataFrame, controls, before: pd.DataFrame | None) -> HistoryPoint:
-    open_keys = set(tl.loc[tl["state"].eq("Open"), "key"])
+    is_open = tl["state"].eq("Open")
+    open_keys = tl.loc[is_open, "key"].to_numpy()   # distinct within a snapshot
     new = resolved = None
     if before is not None:
-        before_open = set(before.loc[before["state"].eq("Open"), "key"])
-        new, resolved = len(open_keys - before_open), len(before_open - open_keys)
-    opened = tl[tl["state"].eq("Open")]
+        before_open = before.loc[before["state"].eq("Open"), "key"].to_numpy()
+        new, resolved = int((~np.isin(open_keys, before_open)).sum()), int((~np.isin(before_open, open_keys)).sum())
+    opened = tl.loc[is_open, ["sev", "overdue"]]
     counts = {c.id: ctl.count(facts.control_weights[c.id]) for c in controls}
     return HistoryPoint(
         label=facts.as_of.strftime("%Y-%m"), as_of=facts.as_of,
@@ -176,17 +188,16 @@ def assessment_gap_statement(n: int, total: int, assessment_keys: tuple[str, ...
             f"verdict derived from the findings beside it." + by_findings)
 
 
-def _changes(findings: pd.DataFrame, facts: SnapshotFacts, previous, config: RunConfig):
+def _changes(now_open: pd.DataFrame, facts: SnapshotFacts, previous, config: RunConfig):
     empty_rows = pd.DataFrame(columns=list(CHANGE_COLUMNS))
     empty_owner = pd.DataFrame(columns=["owner", "new", "resolved", "persisting"])
     if previous is None:
         return None, empty_rows, empty_owner
     prev_facts, prev_tl = previous
-    now_open = findings[findings["state"].eq("Open")]
     prev_open = prev_tl[prev_tl["state"].eq("Open")]
     prev_owner = prev_facts.clusters.set_index("rid")["owner"]
     prev_open = prev_open.assign(owner=prev_open["rid"].map(prev_owner).fillna(config.owners.fallback))
-    prev_keys, now_keys = set(prev_open["key"]), set(now_open["key"])
+    prev_keys, now_keys = prev_open["key"].to_numpy(), now_open["key"].to_numpy()
     new = now_open[~now_open["key"].isin(prev_keys)]
     resolved = prev_open[~prev_open["key"].isin(now_keys)]
     persisting = now_open[now_open["key"].isin(prev_keys)]
@@ -231,8 +242,8 @@ def _clusters_table(facts: SnapshotFacts, findings: pd.DataFrame, open_: pd.Data
     with_key = _configured_assessment_rids(assess, assessment_keys)
     by_rid = facts.cluster_sources.to_dict()
     sources = pd.Series([by_rid.get(r, "") for r in c["rid"]], index=c.index, dtype=object)
-    has_rows = c["rid"].isin(set(findings["rid"]))
-    has_open = c["rid"].isin(set(open_["rid"]))
+    has_rows = c["rid"].isin(pd.unique(findings["rid"].to_numpy()))
+    has_open = c["rid"].isin(pd.unique(open_["rid"].to_numpy()))
     assessed = c["rid"].isin(set(a_status.index))
     derived = np.select([has_open, has_rows, assessed], ["Unhealthy", "Healthy", "No findings"], default="No evidence")
     individual = sources.str.split(", ").map(lambda s: INDIVIDUAL in s)
@@ -260,14 +271,18 @@ def _clusters_table(facts: SnapshotFacts, findings: pd.DataFrame, open_: pd.Data
 def _owners(clusters: pd.DataFrame, open_: pd.DataFrame) -> tuple[OwnerResult, ...]:
     results = []
     rank = {s: i for i, s in enumerate(SOURCES)}
+    by_owner = open_.groupby("owner", sort=False)
+    open_findings, overdue = by_owner.size(), by_owner["overdue"].sum()
+    overdue_critical = (open_["overdue"] & open_["sev"].eq("Critical")).groupby(open_["owner"], sort=False).sum()
+    by_severity = open_.groupby(["owner", "sev"], sort=False).size()
     for owner, group in clusters.groupby("owner", sort=True):
         sources = sorted(set(group["ownerSource"]), key=lambda s: rank.get(s, 99))
-        mine = open_[open_["owner"].eq(owner)]
         results.append(OwnerResult(
             owner=owner, source=", ".join(sources), clusters=len(group),
             non_compliant_clusters=int(group["policyState"].eq("NonCompliant").sum()),
-            open_findings=len(mine), by_severity=severity_counts(mine["sev"]), overdue=int(mine["overdue"].sum()),
-            overdue_critical=int((mine["overdue"] & mine["sev"].eq("Critical")).sum()),
+            open_findings=int(open_findings.get(owner, 0)),
+            by_severity={s: int(by_severity.get((owner, s), 0)) for s in SEVERITY_ORDER},
+            overdue=int(overdue.get(owner, 0)), overdue_critical=int(overdue_critical.get(owner, 0)),
         ))
     return tuple(sorted(results, key=lambda o: (-o.open_findings, o.owner)))
 
@@ -287,8 +302,9 @@ def _findings_summary(findings, open_, facts, timelines, snapshot) -> FindingsSu
 
 
 def _fixable(df: pd.DataFrame) -> pd.Series:
-    status = text(df["fixStatus"]).str.strip().str.lower()
-    return status.eq("fixavailable") | (status.isin(["", "unknown"]) & text(df["fixedVersion"]).str.strip().ne(""))
+    status = per_value(df["fixStatus"], lambda v: ("" if v is None else str(v)).strip().lower())
+    fixed_version = per_value(df["fixedVersion"], lambda v: ("" if v is None else str(v)).strip() != "", bool)
+    return status.eq("fixavailable") | (status.isin(["", "unknown"]) & fixed_version)
 
 
 def _time_to_fix(timelines, snapshot: Snapshot) -> float | None:
@@ -296,7 +312,7 @@ def _time_to_fix(timelines, snapshot: Snapshot) -> float | None:
     durations = []
     for (_, before), (after_facts, after) in zip(timelines, timelines[1:]):
         was_open = before[before["state"].eq("Open")]
-        fixed = was_open[~was_open["key"].isin(set(after.loc[after["state"].eq("Open"), "key"]))]
+        fixed = was_open[~was_open["key"].isin(after.loc[after["state"].eq("Open"), "key"].to_numpy())]
         durations.append((after_facts.as_of - fixed["firstSeen"]).dt.total_seconds() / 86400)
     if not durations:
         return None
@@ -309,11 +325,13 @@ def _exemptions_table(snapshot: Snapshot, exceptions: tuple[LocalException, ...]
     as_of = snapshot.collected_at
     ex = snapshot.frames["exemptions"]
     rows = []
-    open_or_exempt = findings[findings["state"].isin(["Open", "Exempt"])]
+    # open or exempt findings per cluster: an exemption's scope is matched against a few thousand ids
+    per_rid = findings.loc[findings["state"].isin(["Open", "Exempt"]), "rid"].value_counts(sort=False)
+    rids = pd.Index(per_rid.index, dtype=object)
     for _, r in ex.iterrows():
         expires = r["expiresOn"]
         scope = str(r["scope"] or "").rstrip("/").lower()
-        matched = int((open_or_exempt["rid"].eq(scope) | open_or_exempt["rid"].str.startswith(scope + "/")).sum()) if scope else 0
+        matched = int(per_rid[(rids == scope) | rids.str.startswith(scope + "/")].sum()) if scope else 0
         rows.append({
             "kind": "Policy exemption", "name": r["name"], "category": r["category"], "scope": r["scope"],
             "displayName": r["displayName"], "reason": r["description"], "approver": "", "ticket": "",
@@ -376,31 +394,46 @@ def _workloads_text(value) -> str:
 
 
 def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts) -> pd.DataFrame:
+    """Every distinct finding for display, sorted: open first, then overdue, severity, exploitable,
+    CVSS (highest first, missing last), CVE, cluster, digest, package (the last four make the
+    order total). Text derived from JSON is computed once per distinct value."""
     names = facts.clusters.set_index("rid")["name"]
-    tags = findings["imageTags"].map(lambda v: ", ".join(str(t) for t in parse_json(v, [])) if v else "")
-    state_rank = findings["state"].map({"Open": 0, "Exempt": 1, "Other": 2, "Healthy": 3})
-    table = pd.DataFrame({
-        "state": findings["state"], "severity": findings["sev"], "cveId": findings["cveId"],
-        "title": findings["title"], "cvssScore": findings["cvssScore"],
-        "exploitable": findings["exploitable"].fillna(False).astype(bool), "fixStatus": findings["fixStatus"],
-        "fixable": _fixable(findings), "packageName": findings["packageName"],
-        "packageVersion": findings["packageVersion"], "fixedVersion": findings["fixedVersion"],
-        "registryHost": findings["registryHost"], "repositoryName": findings["repositoryName"],
-        "imageDigest": findings["imageDigest"], "imageTags": tags,
-        "clusterName": findings["rid"].map(names).fillna(""), "resourceId": findings["resourceId"],
-        "subscriptionId": findings["subscriptionId"], "resourceGroup": findings["resourceGroup"],
-        "owner": findings["owner"], "ownerSource": findings["ownerSource"],
-        "firstSeen": findings["firstSeen"], "dueDate": findings["dueDate"], "dueSource": findings["dueSource"], "ageDays": findings["ageDays"],
-        "overdue": findings["overdue"], "daysOverdue": findings["daysOverdue"], "exemption": findings["exemption"],
-        "workloads": findings["workloads"].map(_workloads_text), "publishedDate": findings["publishedDate"],
-        "statusCode": findings["statusCode"], "statusCause": findings["statusCause"],
-        "source": findings["source"].where(findings["source"].ne(""), UNRECORDED),
-        "_state": state_rank, "_sev": findings["sev"].map(_SEV_RANK), "_rid": findings["rid"],
-    })
-    table = table.sort_values(
-        ["_state", "overdue", "_sev", "exploitable", "cvssScore", "cveId", "_rid", "imageDigest", "packageName"],
-        ascending=[True, False, True, False, False, True, True, True, True], kind="stable", na_position="last")
-    return table.drop(columns=["_state", "_sev", "_rid"]).reset_index(drop=True)[list(FINDING_COLUMNS)]
+    cvss = findings["cvssScore"].to_numpy(dtype=float)
+    exploitable = findings["exploitable"].fillna(False).astype(bool)
+    order = np.lexsort((
+        sort_codes(findings["packageName"]), sort_codes(findings["imageDigest"]), sort_codes(findings["rid"]),
+        sort_codes(findings["cveId"]), -np.nan_to_num(cvss, nan=0.0), np.isnan(cvss),
+        ~exploitable.to_numpy(), per_value(findings["sev"], _SEV_RANK.get, int).to_numpy(),
+        ~findings["overdue"].to_numpy(dtype=bool), per_value(findings["state"], lambda v: _STATE_RANK.get(v, 4), int).to_numpy(),
+    ))
+
+    def column(values: pd.Series) -> pd.Series:
+        return values.take(order).reset_index(drop=True)
+
+    source = column(findings["source"])
+    table = {
+        "state": column(findings["state"]), "severity": column(findings["sev"]), "cveId": column(findings["cveId"]),
+        "title": column(findings["title"]), "cvssScore": column(findings["cvssScore"]),
+        "exploitable": column(exploitable), "fixStatus": column(findings["fixStatus"]),
+        "fixable": column(_fixable(findings)), "packageName": column(findings["packageName"]),
+        "packageVersion": column(findings["packageVersion"]), "fixedVersion": column(findings["fixedVersion"]),
+        "registryHost": column(findings["registryHost"]), "repositoryName": column(findings["repositoryName"]),
+        "imageDigest": column(findings["imageDigest"]),
+        "imageTags": per_value(column(findings["imageTags"]),
+                               lambda v: ", ".join(str(t) for t in parse_json(v, [])) if v else ""),
+        "clusterName": per_value(column(findings["rid"]), lambda r: names.get(r, "")),
+        "resourceId": column(findings["resourceId"]), "subscriptionId": column(findings["subscriptionId"]),
+        "resourceGroup": column(findings["resourceGroup"]), "owner": column(findings["owner"]),
+        "ownerSource": column(findings["ownerSource"]), "firstSeen": column(findings["firstSeen"]),
+        "dueDate": column(findings["dueDate"]), "dueSource": column(findings["dueSource"]),
+        "ageDays": column(findings["ageDays"]), "overdue": column(findings["overdue"]),
+        "daysOverdue": column(findings["daysOverdue"]), "exemption": column(findings["exemption"]),
+        "workloads": per_value(column(findings["workloads"]), _workloads_text),
+        "publishedDate": column(findings["publishedDate"]), "statusCode": column(findings["statusCode"]),
+        "statusCause": column(findings["statusCause"]),
+        "source": source.where(source.ne(""), UNRECORDED),
+    }
+    return pd.DataFrame(table, columns=list(FINDING_COLUMNS), copy=False)   # no copy into one block
 
 
 def _meta(snapshot: Snapshot, config: RunConfig) -> ReportMeta:

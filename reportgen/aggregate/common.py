@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reportgen.aggregate.model import SEVERITY_ORDER
 
@@ -25,8 +27,38 @@ def lower_id(series: pd.Series) -> pd.Series:
 
 
 def normalize_severity(series: pd.Series) -> pd.Series:
-    key = series.fillna("").astype(str).str.strip().str.lower()
-    return key.map(_SEVERITY_MAP).fillna("Unknown")
+    return per_value(series, lambda v: _SEVERITY_MAP.get(("" if v is None else str(v)).strip().lower(), "Unknown"))
+
+
+def per_value(series: pd.Series, fn: Callable[[Any], Any], dtype: Any = object) -> pd.Series:
+    """``fn`` of every value of a text column (``fn(None)`` for a missing one), computed once per
+    distinct value: a million cells repeat a few thousand values."""
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object), sort=False)
+    results = [fn(v) for v in uniques.tolist()]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(results), codes)
+        results.append(fn(None))
+    if dtype is object:
+        return pd.Series(np.fromiter(results, dtype=object, count=len(results))[codes], index=series.index,
+                         dtype=object)
+    if dtype in (bool, float, int):
+        return pd.Series(np.asarray(results, dtype=dtype)[codes], index=series.index)
+    out = pd.Series(results, dtype=dtype).take(codes)
+    out.index = series.index
+    return out
+
+
+def sort_codes(series: pd.Series) -> np.ndarray:
+    """Whole numbers that sort like the values of a text column (missing values last, equal values
+    equal), from sorting its distinct values only; for ``np.lexsort``."""
+    codes, uniques = pd.factorize(series.to_numpy(dtype=object), sort=False)
+    try:
+        ranks = pc.rank(pa.array(uniques, type=pa.string()), sort_keys="ascending", tiebreaker="first")
+        ranks = ranks.to_numpy().astype(np.int64) - 1
+    except (pa.ArrowException, TypeError):   # not all text: Python's own order
+        ranks = np.empty(len(uniques), dtype=np.int64)
+        ranks[sorted(range(len(uniques)), key=uniques.__getitem__)] = np.arange(len(uniques))
+    return np.where(codes < 0, len(uniques), ranks[codes] if len(uniques) else codes)
 
 
 def text(series: pd.Series) -> pd.Series:

@@ -21,24 +21,82 @@ import numpy as np
 import pandas as pd
 
 from reportgen.aggregate import controls as ctl
-from reportgen.aggregate.common import lower_id, normalize_severity, parse_json, text
+from reportgen.aggregate.common import lower_id, normalize_severity, parse_json, per_value, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, match_mask
 from reportgen.aggregate.model import ControlDef
 from reportgen.aggregate.owners import cluster_universe, resolve_owners
 from reportgen.config import RunConfig
 from reportgen.snapshot import Snapshot
 
-SEP = "\x1f"
 INDIVIDUAL = "individual-recommendations"
 LEGACY = "legacy-subassessments"
 UNRECORDED = "unrecorded"     # a row without a source (snapshots written before the column existed)
 _SOURCE_RANK = {INDIVIDUAL: 0, LEGACY: 1}
 _WORKLOAD_FIELDS = ("namespace", "kind", "name", "container")
+_STATES = np.array(["Open", "Exempt", "Healthy", "Other"], dtype=object)
 
 
-def finding_keys(rid: pd.Series, digest: pd.Series, cve: pd.Series, package: pd.Series) -> pd.Series:
-    # object dtype: membership tests (isin) on hashed Python strings are far faster than on Arrow strings
-    return (rid + SEP + text(digest) + SEP + text(cve) + SEP + text(package)).astype(object)
+class FindingKeys:
+    """Whole-number ids of finding keys (cluster id, image digest, CVE, package), the same in
+    every snapshot of one build.
+
+    A million findings are a million int64s instead of a million joined strings: the
+    (cluster, digest) and (CVE, package) pairs, a few thousand each, are numbered once and a
+    key is the two numbers side by side.
+    """
+
+    def __init__(self) -> None:
+        self._images: dict[tuple[str, str], int] = {}
+        self._vulns: dict[tuple[str, str], int] = {}
+
+    def of(self, rid: pd.Series, digest: pd.Series, cve: pd.Series, package: pd.Series) -> np.ndarray:
+        images = _pair_ids(self._images, rid, text(digest))
+        vulns = _pair_ids(self._vulns, text(cve), text(package))
+        return (images << 32) | vulns
+
+
+def _pair_ids(ids: dict[tuple[str, str], int], left: pd.Series, right: pd.Series) -> np.ndarray:
+    left_codes, left_values = pd.factorize(left.to_numpy(dtype=object), sort=False)
+    right_codes, right_values = pd.factorize(right.to_numpy(dtype=object), sort=False)
+    width = max(len(right_values), 1)
+    pair_codes, pairs = pd.factorize(left_codes.astype(np.int64) * width + right_codes, sort=False)
+    numbers = np.fromiter((ids.setdefault((left_values[p // width], right_values[p % width]), len(ids))
+                           for p in pairs.tolist()), dtype=np.int64, count=len(pairs))
+    return numbers[pair_codes] if len(pair_codes) else np.array([], dtype=np.int64)
+
+
+class Sightings:
+    """The first sighting of each finding key, fed with the snapshots oldest first."""
+
+    def __init__(self) -> None:
+        self._first = pd.Series(pd.DatetimeIndex([], tz="UTC").as_unit("us"), index=pd.Index([], dtype=np.int64))
+
+    def record(self, keys: np.ndarray, as_of: pd.Timestamp) -> None:
+        """Keys not seen before were first seen at ``as_of``."""
+        new = pd.unique(keys[~pd.Index(keys).isin(self._first.index)])
+        if len(new):
+            self._add(pd.Series(pd.Timestamp(as_of), index=pd.Index(new, dtype=np.int64)))
+
+    def lower(self, keys: np.ndarray, times: pd.Series) -> None:
+        """Earlier sightings (continuous export): a key's earliest time replaces a later one."""
+        times = pd.Series(times.array, index=pd.Index(keys, dtype=np.int64)).astype("datetime64[us, UTC]")
+        earliest = times.groupby(level=0, sort=False).min()
+        known = earliest.index.isin(self._first.index)
+        if known.any():
+            old = self._first.reindex(earliest.index[known])
+            update = (earliest[known] < old).to_numpy()   # NaT never replaces nor is replaced
+            if update.any():
+                self._first.loc[old.index[update]] = earliest[known][update]
+        self._add(earliest[~known])
+
+    def first_seen(self, keys: np.ndarray) -> pd.Series:
+        """First sightings of ``keys`` in order (NaT for keys never seen)."""
+        return self._first.reindex(pd.Index(keys, dtype=np.int64)).reset_index(drop=True)
+
+    def _add(self, more: pd.Series) -> None:
+        if len(more):
+            more = more.astype("datetime64[us, UTC]")
+            self._first = pd.concat([self._first, more]) if len(self._first) else more
 
 
 @dataclass(frozen=True)
@@ -61,9 +119,12 @@ class SnapshotFacts:
 
 
 def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef, ...],
-                   exceptions: tuple[LocalException, ...], mapping: list[tuple[str, str]]) -> SnapshotFacts:
+                   exceptions: tuple[LocalException, ...], mapping: list[tuple[str, str]],
+                   keys: FindingKeys | None = None) -> SnapshotFacts:
+    """``keys``: shared by the snapshots of one build, so that their findings' keys compare."""
     f = snap.frames
     as_of = snap.collected_at
+    keys = keys or FindingKeys()
 
     states = ctl.relevant_states(f["policy_states"], config.policy.definition_ids)
     control_weights = {c.id: ctl.rollup(states, c.policy_group) for c in controls}
@@ -78,32 +139,31 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
                               config.policy.assessment_keys, config.owners.tag_keys, mapping, config.owners.fallback)
 
     rid = lower_id(findings["resourceId"])
-    key = finding_keys(rid, findings["imageDigest"], findings["cveId"], findings["packageName"])
-    source = (text(findings["source"]).str.strip().str.lower() if "source" in findings.columns
+    key = keys.of(rid, findings["imageDigest"], findings["cveId"], findings["packageName"])
+    source = (per_value(text(findings["source"]), lambda v: v.strip().lower()) if "source" in findings.columns
               else pd.Series("", index=findings.index, dtype=object))
-    unhealthy = text(findings["statusCode"]).str.strip().str.lower().eq("unhealthy")
+    unhealthy = per_value(text(findings["statusCode"]), lambda v: v.strip().lower() == "unhealthy", bool)
     # Unhealthy first, then the individual recommendations (today's source), then the latest sighting;
     # ties broken by row id so the result never depends on input order.
-    order = findings.assign(
-        _open=np.where(unhealthy, 0, 1), _src=source.map(_SOURCE_RANK).fillna(len(_SOURCE_RANK)).astype(int),
-        _id=text(findings["id"]),
-    ).sort_values(["_open", "_src", "timeGenerated", "_id"], ascending=[True, True, False, True], kind="stable",
-                  na_position="last").index
+    order = _representative_order(unhealthy.to_numpy(), source.map(_SOURCE_RANK).fillna(len(_SOURCE_RANK)).to_numpy(),
+                                  findings["timeGenerated"], text(findings["id"]))
+    first_of_key = ~pd.Series(key[order]).duplicated(keep="first").to_numpy()
+    rows = order[first_of_key]
     workloads = _workload_union(key, findings["workloads"])
-    distinct = findings.loc[order].assign(rid=rid.loc[order], key=key.loc[order], source=source.loc[order],
-                                          workloads=workloads.loc[order])
-    distinct = distinct[~distinct["key"].duplicated(keep="first")]
+    distinct = findings.take(rows).reset_index(drop=True)
+    distinct = distinct.assign(rid=_objects(rid.to_numpy()[rows]), key=key[rows],
+                               source=_objects(source.to_numpy()[rows]), workloads=_objects(workloads[rows]))
     duplicates = len(findings) - len(distinct)
     source_counts = _source_counts(key, source, distinct["source"])
     cluster_sources = _cluster_sources(rid, source)
+    del rid, key, source, unhealthy, order, workloads
 
-    status = text(distinct["statusCode"]).str.strip().str.lower()
-    cause = text(distinct["statusCause"]).str.strip().str.lower()
-    state = np.select(
-        [status.eq("unhealthy"), status.eq("notapplicable") & cause.eq("exempt"), status.eq("healthy")],
-        ["Open", "Exempt", "Healthy"], default="Other")
-    distinct = distinct.assign(sev=normalize_severity(distinct["severity"]), state=state,
-                               exemption=np.where(state == "Exempt", "Exempt in Defender", ""))
+    status = per_value(text(distinct["statusCode"]), lambda v: v.strip().lower())
+    cause = per_value(text(distinct["statusCause"]), lambda v: v.strip().lower())
+    state = _STATES[np.select([status.eq("unhealthy"), status.eq("notapplicable") & cause.eq("exempt"),
+                               status.eq("healthy")], [0, 1, 2], default=3)]
+    distinct = distinct.assign(sev=normalize_severity(distinct["severity"]), state=_objects(state),
+                               exemption=_objects(np.where(state == "Exempt", "Exempt in Defender", "")))
     as_of_date = as_of.date()
     matches: dict[str, int] = {}
     for exc in exceptions:
@@ -114,10 +174,25 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
         matches[exc.id] = int(hit.sum())
         distinct.loc[hit, "state"] = "Exempt"
         distinct.loc[hit, "exemption"] = f"Local exception {exc.id}: {exc.reason}"
-    distinct = distinct.reset_index(drop=True)
     return SnapshotFacts(as_of=as_of, run_id=snap.run_id, clusters=clusters, findings=distinct,
                          duplicates=duplicates, control_weights=control_weights, overall_weights=overall,
                          exception_matches=matches, source_counts=source_counts, cluster_sources=cluster_sources)
+
+
+def _objects(values: np.ndarray) -> pd.Series:
+    """Text values as an object column: pandas would otherwise copy them into Arrow strings."""
+    return pd.Series(values.astype(object, copy=False), dtype=object)
+
+
+def _representative_order(unhealthy: np.ndarray, source_rank: np.ndarray, time_generated: pd.Series,
+                          row_id: pd.Series) -> np.ndarray:
+    """Row positions sorted Unhealthy first, then by source rank, latest timeGenerated (missing
+    last), row id; stable, as a pandas sort of those columns would be."""
+    times = pd.to_datetime(time_generated, utc=True).array.asi8
+    missing = time_generated.isna().to_numpy()
+    latest_first = np.where(missing, np.iinfo(np.int64).max, -np.where(missing, 0, times))
+    return np.lexsort((sort_codes(row_id), latest_first, source_rank.astype(np.int64),
+                       np.where(unhealthy, 0, 1)))
 
 
 def _workload_items(value) -> tuple[str, ...]:
@@ -141,7 +216,7 @@ def _workloads_json(items) -> str:
     return "[" + ",".join(sorted(set(items), key=_workload_sort_key)) + "]"
 
 
-def _workload_union(key: pd.Series, workloads: pd.Series) -> pd.Series:
+def _workload_union(key: np.ndarray, workloads: pd.Series) -> np.ndarray:
     """Per row, the union of the workloads of every row with the same finding key.
 
     Rows repeat a few workload lists (every CVE of an image shares its containers), so each
@@ -170,16 +245,17 @@ def _workload_union(key: pd.Series, workloads: pd.Series) -> pd.Series:
                 text_ = merged_by_code[codes] = _workloads_json(i for c in codes for i in items[c])
             merged[int(ks[start])] = text_
         union = union.copy()
-        union[repeated] = [merged[int(k)] for k in k_codes[repeated]]
-    return pd.Series(union, index=key.index, dtype=object)
+        union[repeated] = [merged[k] for k in k_codes[repeated].tolist()]
+    return union
 
 
-def _source_counts(key: pd.Series, source: pd.Series, representative: pd.Series) -> dict[str, int]:
+def _source_counts(key: np.ndarray, source: pd.Series, representative: pd.Series) -> dict[str, int]:
     """Distinct findings per source of their representative row, and how many both sources delivered."""
     named = representative.where(representative.ne(""), UNRECORDED)
     counts = {INDIVIDUAL: 0, LEGACY: 0, **{str(k): int(v) for k, v in named.value_counts(sort=False).items()}}
-    in_individual = set(key[source.eq(INDIVIDUAL)])
-    counts["both"] = len(in_individual.intersection(key[source.eq(LEGACY)])) if in_individual else 0
+    sources = source.to_numpy()
+    individual = pd.unique(key[sources == INDIVIDUAL])
+    counts["both"] = int(pd.Index(individual).isin(key[sources == LEGACY]).sum()) if len(individual) else 0
     return {k: counts[k] for k in sorted(counts, key=lambda k: (k == "both", _SOURCE_RANK.get(k, 2), k))}
 
 
@@ -192,44 +268,39 @@ def _cluster_sources(rid: pd.Series, source: pd.Series) -> pd.Series:
     return pairs.groupby("rid", sort=True)["source"].agg(", ".join)
 
 
-def record_sightings(seen: dict, facts: SnapshotFacts) -> None:
+def record_sightings(seen: Sightings, facts: SnapshotFacts) -> None:
     """Remember the as-of time of every distinct finding (any state) not seen before.
 
     Snapshots are fed oldest first, so the first time a key is recorded is its first sighting.
     """
-    as_of = facts.as_of
-    for key in facts.findings["key"]:
-        if key not in seen:
-            seen[key] = as_of
+    seen.record(facts.findings["key"].to_numpy(), facts.as_of)
 
 
-def record_history_sightings(seen: dict, finding_history: pd.DataFrame) -> None:
+def record_history_sightings(seen: Sightings, finding_history: pd.DataFrame, keys: FindingKeys) -> None:
     """Lower first sightings with the earliest TimeGenerated in continuous-export finding history."""
     if finding_history.empty:
         return
-    keys = finding_keys(lower_id(finding_history["AssessedResourceId"]), finding_history["imageDigest"],
-                        finding_history["VulnerabilityId"], finding_history["packageName"])
-    earliest = finding_history["TimeGenerated"].groupby(keys.to_numpy(), sort=False).min()
-    for key, ts in earliest.items():
-        if key not in seen or ts < seen[key]:
-            seen[key] = ts
+    seen.lower(keys.of(lower_id(finding_history["AssessedResourceId"]), finding_history["imageDigest"],
+                       finding_history["VulnerabilityId"], finding_history["packageName"]),
+               finding_history["TimeGenerated"])
 
 
-def timeline(facts: SnapshotFacts, first_seen_index: dict, sla_days: dict[str, int]) -> pd.DataFrame:
+def timeline(facts: SnapshotFacts, seen: Sightings, sla_days: dict[str, int]) -> pd.DataFrame:
     """Add firstSeen, dueDate, ageDays, overdue, daysOverdue to a snapshot's distinct findings."""
     df = facts.findings
     as_of = facts.as_of
-    first = pd.to_datetime(df["key"].map(first_seen_index), utc=True).astype("datetime64[us, UTC]")
+    first = seen.first_seen(df["key"].to_numpy())
     first = first.fillna(as_of).clip(upper=as_of).astype("datetime64[us, UTC]")
-    days = df["sev"].str.lower().map(sla_days)
+    days = per_value(df["sev"], lambda v: sla_days.get(v.lower(), np.nan), float)
     sla_due = first + pd.to_timedelta(days, unit="D")
     gov = facts.clusters.set_index("rid")["governanceDueDate"]
-    gov_due = pd.Series(gov[~gov.index.duplicated()].reindex(df["rid"]).to_numpy(), index=df.index,
-                        dtype="datetime64[us, UTC]")
+    gov = gov[~gov.index.duplicated()]
+    gov_due = per_value(df["rid"], lambda r: gov.get(r, pd.NaT), "datetime64[us, UTC]")
     due = gov_due.where(gov_due.notna(), sla_due)
     is_open = df["state"].eq("Open")
     overdue = is_open & due.notna() & (due < as_of)
     days_over = ((as_of - due).dt.total_seconds() // 86400).where(overdue)
-    return df.assign(firstSeen=first, dueDate=due, dueSource=np.where(gov_due.notna(), "governance", "sla"),
+    return df.assign(firstSeen=first, dueDate=due,
+                     dueSource=_objects(np.where(gov_due.notna(), "governance", "sla")),
                      ageDays=((as_of - first).dt.total_seconds() // 86400).astype("int64"),
                      overdue=overdue, daysOverdue=days_over.astype("Int64"))

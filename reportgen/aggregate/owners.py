@@ -53,7 +53,8 @@ def cluster_universe(clusters: pd.DataFrame, extra_ids: pd.Series) -> pd.DataFra
         "subscriptionId": text(clusters["subscriptionId"]), "resourceGroup": text(clusters["resourceGroup"]),
         "location": text(clusters["location"]), "tags": clusters["tags"], "inInventory": True,
     }).drop_duplicates("rid", keep="first")
-    extra = pd.Series(extra_ids.dropna().astype(str).unique())
+    # distinct ids first: a million finding rows name a few thousand clusters
+    extra = pd.Series([str(v) for v in pd.unique(extra_ids.dropna().to_numpy(dtype=object))], dtype=object)
     extra = extra[~lower_id(extra).isin(set(base["rid"])) & extra.str.strip().ne("")]
     if len(extra):
         extra = extra.groupby(lower_id(extra)).first()
