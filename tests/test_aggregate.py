@@ -453,3 +453,29 @@ def test_incomplete_datasets_without_recorded_gaps_are_gaps_too(tmp_path):
         ("dataset-skipped", "Dataset finding_history is skipped.")]
     assert m.gaps[0].message.startswith("Every request for it failed")
     assert summary_dict(m)["gaps"][1]["kind"] == "dataset-skipped"
+
+
+# --- figures the OSCAL results state -------------------------------------------------------------
+
+def test_overdue_critical_findings_and_earliest_due_per_cluster_are_model_figures(tmp_path):
+    g, h = b.cluster_id("g"), b.cluster_id("h")
+    ga = b.assessment(g)
+    m = model_of(tmp_path, clusters=[b.cluster("g"), b.cluster("h")], assessments=[ga],
+                 governance_assignments=[b.governance(ga["id"], "gov@x", "2026-10-01T00:00:00Z")],
+                 findings=[b.finding(g, "CVE-1", "Critical"), b.finding(g, "CVE-2", "High"),
+                           b.finding(g, "CVE-3", "Critical", status="Healthy"),
+                           b.finding(h, "CVE-4", "Critical"), b.finding(h.upper(), "CVE-5", "Low", package="zlib")])
+    risks = m.tables.overdue_critical
+    assert list(risks.columns) == list(m.tables.findings.columns)
+    # g's governance due date has passed: CVE-1 and CVE-2 are overdue, only CVE-1 is critical;
+    # h's findings are due by their SLA from today, so not overdue
+    assert list(risks["cveId"]) == ["CVE-1"] and bool(risks.loc[0, "overdue"])
+    critical_days = pd.Timedelta(days=m.meta.sla_days["Critical"])
+    assert m.earliest_due == {g.lower(): pd.Timestamp("2026-10-01T00:00:00Z"),
+                              h.lower(): pd.Timestamp(b.AS_OF) + critical_days}   # CVE-4 before CVE-5 (Low)
+
+
+def test_no_open_finding_means_no_risk_and_no_due_date(tmp_path):
+    g = b.cluster_id("g")
+    m = model_of(tmp_path, clusters=[b.cluster("g")], findings=[b.finding(g, "CVE-1", "Critical", status="Healthy")])
+    assert m.tables.overdue_critical.empty and m.earliest_due == {}

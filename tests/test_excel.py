@@ -20,6 +20,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from reportgen.aggregate.build import earliest_due, overdue_critical
 from reportgen.aggregate.model import (
     CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, EXEMPTION_COLUMNS, FINDING_COLUMNS, Changes, ControlDef,
     ControlResult, Coverage, DatasetStatus, DefenderCrossCheck, FindingsSummary, HistoryPoint, OwnerResult,
@@ -178,7 +179,9 @@ def small_model(findings: pd.DataFrame | None = None) -> ReportModel:
         ),
         insights=("DS-6 is at 66.67% compliance.", "+1 owner holds all overdue critical findings."),
         tables=ReportTables(findings=findings, clusters=clusters, exemptions=exemptions, control_owner=control_owner,
-                            changes=changes, changes_by_owner=changes_by_owner),
+                            changes=changes, changes_by_owner=changes_by_owner,
+                            overdue_critical=overdue_critical(findings)),
+        earliest_due=earliest_due(findings),
     )
 
 

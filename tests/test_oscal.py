@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 from trestle.oscal.assessment_results import AssessmentResults, Model
@@ -257,3 +258,29 @@ def test_gaps_retired_assessment_and_derived_verdicts_are_in_the_document(tmp_pa
     assert items["aks-ind-open"]["derived-verdict"] == "Unhealthy"
     assert items["aks-ind-open"]["findings-without-assessment"] == "true"
     assert items["aks-empty"]["derived-verdict"] == "No evidence"
+
+
+def test_risks_and_due_dates_are_read_from_the_model(tmp_path):
+    """The renderer states the model's overdue critical findings and earliest due dates; it
+    computes neither (aggregation does, tests/test_aggregate.py checks them)."""
+    from dataclasses import replace
+    rid = b.cluster_id("aks-a")
+    assessment = b.assessment(rid)
+    snap = b.write(
+        tmp_path / "snap", clusters=[b.cluster("aks-a")], policy_states=[b.policy_state(rid, "NonCompliant")],
+        assessments=[assessment],
+        findings=[b.finding(rid, "CVE-1", severity="Critical"), b.finding(rid, "CVE-2", severity="Critical")],
+        governance_assignments=[b.governance(assessment["id"], "owner@x", "2026-10-01T00:00:00Z")],
+    )
+    model = pipeline.build(snap, RunConfig())
+    assert len(model.tables.overdue_critical) == 2
+    r = oscal.assessment_results(model, tmp_path)["assessment-results"]["results"][0]
+    assert sorted(props(x)["cve-id"] for x in r["risks"]) == ["CVE-1", "CVE-2"]
+    assert {props(f).get("due-date") for f in r["findings"] if "resource-id" in props(f)} == {"2026-10-01T00:00:00Z"}
+
+    later = pd.Timestamp("2026-11-30T00:00:00Z")
+    edited = replace(model, earliest_due={rid.lower(): later},
+                     tables=replace(model.tables, overdue_critical=model.tables.overdue_critical.iloc[1:]))
+    r = oscal.assessment_results(edited, tmp_path)["assessment-results"]["results"][0]
+    assert [props(x)["cve-id"] for x in r["risks"]] == list(edited.tables.overdue_critical["cveId"])
+    assert {props(f).get("due-date") for f in r["findings"] if "resource-id" in props(f)} == {"2026-11-30T00:00:00Z"}

@@ -84,13 +84,15 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
         for s in SEVERITY_ORDER)
     exemptions_table = _exemptions_table(snapshot, exceptions, facts, findings)
     meta = _meta(snapshot, config)
+    findings_table = _findings_table(findings, facts)
     model_tables = ReportTables(
-        findings=_findings_table(findings, facts),
+        findings=findings_table,
         clusters=clusters_table[list(CLUSTER_COLUMNS)],
         exemptions=exemptions_table,
         control_owner=_control_owner(controls, facts, open_),
         changes=change_rows,
         changes_by_owner=changes_by_owner,
+        overdue_critical=overdue_critical(findings_table),
     )
     datasets = tuple(
         DatasetStatus(name=name, status=info.status, rows=info.rows, pages=info.pages, sha256=info.sha256,
@@ -99,7 +101,8 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
         for name, info in snapshot.datasets.items())
     model = ReportModel(meta=meta, controls=control_results, owners=owners, findings=summary, sla=sla_rows,
                         coverage=coverage, changes=changes, datasets=datasets, history=tuple(points),
-                        insights=(), tables=model_tables, gaps=evidence_gaps(snapshot, datasets))
+                        insights=(), tables=model_tables, gaps=evidence_gaps(snapshot, datasets),
+                        earliest_due=earliest_due(findings_table))
     return replace(model, insights=insights(model))
 
 
@@ -434,6 +437,22 @@ def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts) -> pd.DataFram
         "source": source.where(source.ne(""), UNRECORDED),
     }
     return pd.DataFrame(table, columns=list(FINDING_COLUMNS), copy=False)   # no copy into one block
+
+
+def overdue_critical(findings: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the findings table that are open, overdue and critical, in its order."""
+    at_risk = findings["state"].eq("Open") & findings["overdue"].fillna(False).astype(bool) & findings["severity"].eq(
+        "Critical")
+    return findings[at_risk].reset_index(drop=True)
+
+
+def earliest_due(findings: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """Per cluster (resource id lower-cased), the earliest due date of its open findings."""
+    open_ = findings.loc[findings["state"].eq("Open") & findings["dueDate"].notna(), ["resourceId", "dueDate"]]
+    if open_.empty:
+        return {}
+    clusters = per_value(open_["resourceId"], lambda v: None if v is None else str(v).lower())
+    return open_["dueDate"].groupby(clusters.to_numpy(), sort=True).min().to_dict()
 
 
 def _meta(snapshot: Snapshot, config: RunConfig) -> ReportMeta:

@@ -222,6 +222,8 @@ class ReportTables:
     control_owner: one row per (control, owner). Columns: CONTROL_OWNER_COLUMNS.
     changes: one row per new or resolved finding. Columns: CHANGE_COLUMNS.
     changes_by_owner: owner, new, resolved, persisting.
+    overdue_critical: the open findings that are critical and overdue (each one a risk in the
+      OSCAL results), in the order of findings. Columns: FINDING_COLUMNS.
     """
 
     findings: pd.DataFrame
@@ -230,6 +232,7 @@ class ReportTables:
     control_owner: pd.DataFrame
     changes: pd.DataFrame
     changes_by_owner: pd.DataFrame
+    overdue_critical: pd.DataFrame
 
 
 FINDING_COLUMNS = (
@@ -285,3 +288,6 @@ class ReportModel:
     insights: tuple[str, ...]              # 3-5 plain sentences generated from the data
     tables: ReportTables = field(repr=False)
     gaps: tuple[EvidenceGap, ...] = ()     # every limit of the evidence the pack must state
+    # cluster resource id (lower-cased, as its findings name it) -> the earliest due date of its
+    # open findings; clusters without an open finding that has a due date are absent
+    earliest_due: Mapping[str, pd.Timestamp] = field(default_factory=dict, repr=False)

@@ -388,18 +388,13 @@ class _Builder:
             }))
         return out
 
-    def earliest_due(self) -> dict[str, pd.Timestamp]:
-        f = self.model.tables.findings
-        open_ = f[f["state"].eq("Open") & f["dueDate"].notna()]
-        if open_.empty:
-            return {}
-        return open_.groupby(open_["resourceId"].astype(str).str.lower())["dueDate"].min().to_dict()
+    def earliest_due(self) -> Mapping[str, pd.Timestamp]:
+        return self.model.earliest_due   # computed in aggregation, per cluster
 
     def risks(self, observations: list[str]) -> tuple[list[dict], dict[str, list[str]]]:
-        f = self.model.tables.findings
-        rows = f[f["state"].eq("Open") & f["overdue"].fillna(False).astype(bool) & f["severity"].eq("Critical")]
+        """One risk per open, overdue, critical finding (``tables.overdue_critical``, from aggregation)."""
         risks, by_cluster = [], {}
-        for r in rows.itertuples(index=False):
+        for r in self.model.tables.overdue_critical.itertuples(index=False):
             rid = str(r.resourceId).lower()
             key = (rid, str(r.imageDigest), str(r.cveId), str(r.packageName))
             risk_uuid = self.uuid("risk", *key)
