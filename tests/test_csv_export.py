@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from reportgen.render import excel, tables
-from reportgen.render.csv_export import csv_value, neutralise, write_csv_exports
+from reportgen.render.csv_export import FORMULA_START, csv_value, neutralise, write_csv_exports
 from tests.test_excel import GOLDEN_DIR, GOLDEN_HEADER, HOSTILE, UPDATE_GOLDEN, _finding, findings_frame, small_model
 
 FILES = ["summary.csv", "controls.csv", "owners.csv", "control_owner.csv", "findings.csv", "clusters.csv",
@@ -88,6 +91,9 @@ def test_text_that_looks_like_a_formula_is_neutralised_but_numbers_stay_numbers(
 @pytest.mark.parametrize("text, expected", [
     ("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-x", "'-x"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
     ("\rx", "'\rx"), ("  =1", "'  =1"), ("a=b", "a=b"), ("", ""), ("CVE-1", "CVE-1"),
+    # after a line break too: CR, LF or CRLF, a run of them, spaces before the formula
+    ("ok\n=1+2", "ok\n'=1+2"), ("ok\r=1", "ok\r'=1"), ("ok\r\n@x", "ok\r\n'@x"), ("a\n\n  -2", "a\n\n'  -2"),
+    ("a\n\tb", "a\n'\tb"), ("\r=1", "'\r'=1"), ("a\nb=1", "a\nb=1"), ("a\r\rb", "a\r\rb"), ("a\n", "a\n"),
 ])
 def test_neutralise(text, expected):
     assert neutralise(text) == expected
@@ -153,3 +159,92 @@ def test_missing_compliance_figure_is_an_empty_cell_and_derived_verdicts_are_col
     assert clusters["aks-ind-open"]["Findings but no policy assessment"] == "true"
     assert clusters["aks-empty"]["Derived verdict (from findings)"] == "No evidence"
     assert {r["Source"] for r in retired["findings.csv"]} == {"individual-recommendations"}
+
+
+# --- hostile text through a rendered pack --------------------------------------------------------
+
+HOSTILE_TEXT = ("cr\rinside", "lf\ninside", "crlf\r\ninside", 'say "hi"', "a,b", "ok\n=1+2", "ok\r=1+2",
+                "ok\r\n=HYPERLINK(\"x\")", "\r\n@SUM(A1)", "  =1", "tab\n\t=1", "trail\r", '"', ",", "-2+3",
+                'mix "q",\r\n+1')
+
+
+def _unneutralised(text: str) -> str:
+    """The text before neutralise: its quote at the start and after line breaks removed."""
+    if text.startswith("'") and text[1:].lstrip(" ").startswith(FORMULA_START):
+        text = text[1:]
+    return re.sub(r"([\r\n]+)'(?=[ ]*[=+\-@\t])", r"\1", text)
+
+
+@pytest.fixture(scope="module")
+def hostile_pack(tmp_path_factory):
+    from reportgen import pipeline
+    from reportgen.config import RunConfig
+    from tests import builders as b
+    root = tmp_path_factory.mktemp("hostile")
+    ids = [b.cluster_id(f"aks-{i}") for i in range(len(HOSTILE_TEXT))]
+    findings = [b.finding(rid, f"CVE-2026-{i:04d}", ("Critical", "High", "Low")[i % 3], title=text,
+                          package=text or "pkg", packageVersion=text, repositoryName=text,
+                          imageTags=json.dumps([text, "v1"]), status=("Unhealthy", "Healthy")[i % 2])
+                for i, (rid, text) in enumerate(zip(ids, HOSTILE_TEXT))]
+    snap = b.write(
+        root / "snap", status={"finding_history": ("failed", HOSTILE_TEXT[:3])},
+        clusters=[{**b.cluster(f"aks-{i}", tags={"owner": text}), "name": f"{text} {i}"}
+                  for i, text in enumerate(HOSTILE_TEXT)],
+        policy_states=[b.policy_state(rid, "NonCompliant") for rid in ids[:5]],
+        findings=findings,
+        exemptions=[{**b.exemption(ids[0], "2026-11-15T00:00:00Z"), "description": HOSTILE_TEXT[5],
+                     "displayName": HOSTILE_TEXT[7]}],
+    )
+    result = pipeline.render(snap, root / "pack", RunConfig())
+    return result.model, result.pack_dir
+
+
+def test_every_csv_of_a_pack_reads_back_the_same_with_csv_and_pandas(hostile_pack):
+    model, pack = hostile_pack
+    specs = {spec.csv: spec for spec in tables.table_specs(model)}
+    assert sorted(p.name for p in (pack / "data").glob("*.csv")) == sorted(specs)
+    assert any("\r" in v for v in model.tables.findings["title"])   # the hostile text reached the tables
+    for name, spec in specs.items():
+        path = pack / "data" / name
+        header, *rows = read(path)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        assert header == list(spec.headers) == list(frame.columns), name
+        assert len(rows) == len(spec) == len(frame), name
+        assert rows == frame.values.tolist(), name
+        for row, values in zip(rows, tables.iter_rows(spec)):
+            for cell, value, column in zip(row, values, spec.columns):
+                assert cell == csv_value(value, column.kind), (name, column.key)
+                if column.kind == "text":
+                    assert _unneutralised(cell) == ("" if value is None else value), (name, column.key)
+
+
+def test_no_line_of_any_csv_starts_a_formula_however_it_is_split(hostile_pack):
+    _, pack = hostile_pack
+    for path in (pack / "data").glob("*.csv"):
+        raw = path.read_bytes().decode("utf-8")
+        for fragment in re.split(r"[\r\n]", raw):
+            start = fragment.lstrip(" ").lstrip('"').lstrip(" ")
+            assert not start.startswith(("=", "+", "@", "\t")), (path.name, fragment)
+            if start.startswith("-"):
+                float(start.split(",")[0].rstrip('"'))                     # only a number may start with -
+
+
+def test_carriage_returns_and_line_feeds_are_always_quoted(hostile_pack):
+    _, pack = hostile_pack
+    raw = (pack / "data" / "findings.csv").read_bytes().decode("utf-8")
+    # outside quoted fields the only line break is the LF ending each row
+    outside = raw.split('"')[0::2]
+    assert not any("\r" in part for part in outside)
+    assert sum(part.count("\n") for part in outside) == len(read(pack / "data" / "findings.csv"))
+
+
+def test_blocks_do_not_show_in_the_files(tmp_path, monkeypatch):
+    model = small_model()
+    whole = [p.read_bytes() for p in write_csv_exports(model, tmp_path / "whole")]
+    xlsx = tmp_path / "whole.xlsx"
+    excel.write_workbook(model, xlsx)
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 2)   # blocks of two rows
+    assert [p.read_bytes() for p in write_csv_exports(model, tmp_path / "small")] == whole
+    small = tmp_path / "small.xlsx"
+    excel.write_workbook(model, small)
+    assert small.read_bytes() == xlsx.read_bytes()

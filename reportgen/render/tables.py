@@ -12,7 +12,11 @@ Values leave ``iter_rows`` as plain Python values by column kind:
   number    int or float or None   bool      bool or None
   date      datetime.date or None  datetime  datetime.datetime (naive, UTC) or None
 
-Big tables (findings) are converted chunk by chunk, so memory stays bounded.
+Big tables (findings) are converted block by block, so memory stays bounded. ``iter_blocks``
+gives each block column by column as codes into the block's distinct values (a million
+findings repeat a few thousand severities, owners, images and dates), so that a writer
+formats each distinct value once per block and assembles rows from the codes; ``iter_rows``
+gives plain rows for callers that want them.
 """
 
 from __future__ import annotations
@@ -76,15 +80,52 @@ class TableSpec:
         return len(self.frame)
 
 
-def iter_rows(spec: TableSpec, start: int = 0, stop: int | None = None,
-              chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple]:
-    """Rows ``start:stop`` of the table as tuples of plain values (see the module docstring)."""
+@dataclass(frozen=True, eq=False)
+class ColumnBlock:
+    """One column of a block of rows: row ``i`` holds ``values[codes[i]]``, and code -1 a missing
+    value. ``values`` are plain values of the column's kind (see the module docstring); one of
+    them may still be None (an infinite float, say), which is missing too."""
+
+    codes: np.ndarray
+    values: list
+
+    def cells(self, table: list) -> np.ndarray:
+        """Per row, ``table[code]`` (``table`` holds one entry per value, then the missing one)."""
+        return np.fromiter(table, dtype=object, count=len(table))[self.codes]
+
+
+def iter_blocks(spec: TableSpec, start: int = 0, stop: int | None = None,
+                chunk_rows: int | None = None) -> Iterator[tuple[int, list[ColumnBlock]]]:
+    """Rows ``start:stop`` in blocks of ``chunk_rows`` (default ``CHUNK_ROWS``): (rows in the
+    block, one ``ColumnBlock`` per column)."""
     stop = len(spec.frame) if stop is None else min(stop, len(spec.frame))
-    keys = [c.key for c in spec.columns]
+    chunk_rows = chunk_rows or CHUNK_ROWS
     for lo in range(start, stop, chunk_rows):
         chunk = spec.frame.iloc[lo:min(lo + chunk_rows, stop)]
-        columns = [_native(chunk[key], c.kind) for c, key in zip(spec.columns, keys)]
-        yield from zip(*columns)
+        yield len(chunk), [_column_block(chunk[c.key], c.kind) for c in spec.columns]
+
+
+def iter_rows(spec: TableSpec, start: int = 0, stop: int | None = None,
+              chunk_rows: int | None = None) -> Iterator[tuple]:
+    """Rows ``start:stop`` of the table as tuples of plain values (see the module docstring)."""
+    for _, block in iter_blocks(spec, start, stop, chunk_rows):
+        yield from zip(*(b.cells([*b.values, None]).tolist() for b in block))
+
+
+def _column_block(series: pd.Series, kind: str) -> ColumnBlock:
+    """Codes and distinct values when merging equal values cannot change a rendering, else every
+    value as its own entry: text only when every value is a str (True == 1, but "True" != "1"),
+    and floats only without a negative zero (0.0 == -0.0)."""
+    dtype = series.dtype
+    by_value = not (dtype == object and kind != "text")
+    if by_value and dtype.kind == "f":
+        values = series.to_numpy()
+        by_value = not np.signbit(values[values == 0]).any()
+    if by_value:
+        codes, uniques = pd.factorize(series, sort=False)
+        if dtype != object or all(type(v) is str for v in uniques):
+            return ColumnBlock(codes, _native(pd.Series(uniques, dtype=uniques.dtype), kind))
+    return ColumnBlock(np.arange(len(series)), _native(series, kind))
 
 
 def _missing(value: Any) -> bool:
