@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -304,3 +305,12 @@ def timeline(facts: SnapshotFacts, seen: Sightings, sla_days: dict[str, int]) ->
                      dueSource=_objects(np.where(gov_due.notna(), "governance", "sla")),
                      ageDays=((as_of - first).dt.total_seconds() // 86400).astype("int64"),
                      overdue=overdue, daysOverdue=days_over.astype("Int64"))
+
+
+def due_date_method(sla_days: Mapping[str, int]) -> str:
+    """How ``timeline`` sets due dates and overdue flags, in one sentence for every document."""
+    sla = ", ".join(f"{severity} {days} days" for severity, days in sla_days.items())
+    return ("Due date: the remediation due date of the cluster's Defender governance assignment when there is "
+            f"one, otherwise first seen plus the SLA days of the finding's severity ({sla}); a finding of "
+            "unknown severity has no SLA and is due only by a governance date. Overdue: open, and due before "
+            "the as-of time.")

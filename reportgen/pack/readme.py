@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import Iterable
 
+from reportgen.aggregate.findings import due_date_method
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
 from reportgen.render.interface import MANIFEST, README, SIGNATURE, describe_file
 from reportgen.render.limits import capped, clean_line, limits
@@ -105,9 +106,8 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
         f"of the tag keys {', '.join(m.owner_tag_keys) or '(none)'} on the cluster, its resource group, its "
         f"subscription, else the owner mapping file, else \u201c{m.owner_fallback}\u201d. The source is shown "
         f"with every owner.",
-        "Due date: the governance assignment's due date when there is one, else first seen + the severity's SLA "
-        "(" + ", ".join(f"{s} {d} days" for s, d in m.sla_days.items()) + "). Overdue: open and due before the "
-        "as-of time. First seen: the earliest sighting in earlier snapshots or the finding history.",
+        due_date_method(m.sla_days) + " First seen: the earliest sighting in earlier snapshots or the finding "
+        "history.",
         _history_sentence(model),
     ])
 

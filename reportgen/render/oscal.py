@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from reportgen.aggregate.findings import due_date_method
 from reportgen.aggregate.model import SEVERITY_ORDER, ControlResult, ReportModel
 from reportgen.render.csv_export import table_file
 from reportgen.render.excel import WORKBOOK
@@ -288,15 +289,14 @@ class _Builder:
     def timeliness_observation(self, c: ControlResult) -> dict:
         cid = _token(c.id.lower())
         f = self.model.findings
-        sla = ", ".join(f"{s} {d} days" for s, d in self.m.sla_days.items())
         return _compact({
             "uuid": self.uuid("observation", cid, "remediation-timeliness"),
             "title": _line(f"{c.id}: remediation timeliness of open findings"),
             "description": (f"Open findings in running container images: {f.open} ("
                             + ", ".join(f"{s} {int(f.by_severity.get(s, 0))}" for s in SEVERITY_ORDER)
                             + f"); {f.overdue} past their due date, of them "
-                            f"{int(f.overdue_by_severity.get('Critical', 0))} critical. Due date: the governance "
-                            f"assignment's due date, else first seen + SLA ({sla})."),
+                            f"{int(f.overdue_by_severity.get('Critical', 0))} critical. "
+                            + due_date_method(self.m.sla_days)),
             "props": [_p("control-id", cid), _p("open-findings", f.open), _p("overdue-findings", f.overdue),
                       _p("overdue-critical", int(f.overdue_by_severity.get("Critical", 0))),
                       _p("fixable", f.fixable), _p("exploitable", f.exploitable)]
