@@ -28,6 +28,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
 from reportgen.assets import asset_dir
+from reportgen.render import text as tenant_text
 from reportgen.render.interface import Output
 
 # Relative luminance falls steadily from Unknown to Critical (L* about 90, 79, 72, 53, 26).
@@ -340,8 +341,9 @@ def age_of_open_findings(model: ReportModel) -> Figure:
     return fig
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+def _clip(value: str, limit: int) -> str:
+    """Tenant text as a label: at most ``limit`` characters, nothing matplotlib cannot draw."""
+    return tenant_text.label(value, limit)
 
 
 # name, title, alt text, function, full width

@@ -3,6 +3,13 @@
 Autoescape is always on (tag values, cluster names and CVE titles come from tenants) and
 undefined names fail loudly, so a template can never silently print nothing. Filters only
 format finished values from the report model: no arithmetic that changes a figure.
+
+Every printed value passes through ``finalize``, so no template can forget it: a value
+that is not markup or a number is shown as a name by ``reportgen.render.text.shown``
+(capped, controls and bidi characters visible, long runs breakable). Kinds that may be
+longer say so with a filter: ``resource_id``, ``prose``, ``query_text``. ``join`` shows
+each item the same way. A render that passes a ``TextCuts`` as ``text_cuts`` learns how
+many values were cut.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from typing import Any
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup, escape
 
 from reportgen.assets import asset_dir
+from reportgen.render import text
 
 DASH = "\u2014"
 
@@ -182,12 +191,55 @@ def status_class(status: Any) -> str:
     return STATUS_CLASSES.get(str(status), "st-none")
 
 
+class TextCuts:
+    """How many values one render cut (the PDF then says what the cut mark means)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+def _shown(ctx: jinja2.runtime.Context, value: Any, kind: str) -> str:
+    shown, cut = text.shown(value, kind)
+    if cut:
+        cuts = ctx.get("text_cuts")
+        if cuts is not None:
+            cuts.count += 1
+    return shown
+
+
+@jinja2.pass_context
+def finalize(ctx: jinja2.runtime.Context, value: Any) -> Any:
+    """Every ``{{ ... }}``: markup (a macro's output, a filter's below) and numbers as they are,
+    anything else shown as a name."""
+    if value is None or isinstance(value, (Markup, int, float)):
+        return value
+    return _shown(ctx, value, "name")
+
+
+def _kind_filter(kind: str):
+    @jinja2.pass_context
+    def show(ctx: jinja2.runtime.Context, value: Any) -> Markup:
+        return escape(_shown(ctx, value, kind))
+    show.__doc__ = f"A value shown as text of kind {kind!r} (at most {text.LIMITS[kind]:,} characters)."
+    return show
+
+
+@jinja2.pass_context
+def join(ctx: jinja2.runtime.Context, values: Any, separator: str = "", attribute: str | None = None) -> Markup:
+    """jinja's ``join``, each item shown as a name (its result is markup, which ``finalize`` passes)."""
+    if attribute is not None:
+        values = map(jinja2.filters.make_attrgetter(ctx.environment, attribute), values)
+    return escape(separator).join(v if isinstance(v, Markup) else escape(_shown(ctx, v, "name")) for v in values)
+
+
 FILTERS = {
     "num": fmt_int, "pct": fmt_pct, "compliance": fmt_compliance, "points": fmt_points, "days": fmt_days, "date": fmt_date,
     "long_date": fmt_long_date, "datetime": fmt_datetime, "iso": fmt_iso, "score": fmt_score,
     "short_hash": short_hash, "short_digest": short_digest, "arm_tail": arm_tail, "dash": dash,
     "plural": plural, "sev_class": severity_class, "sev_short": severity_short,
     "status_class": status_class,
+    "resource_id": _kind_filter("id"), "prose": _kind_filter("text"), "query_text": _kind_filter("query"),
+    "join": join,
 }
 
 
@@ -202,6 +254,7 @@ def environment(templates_dir: str | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=finalize,
     )
     env.filters.update(FILTERS)
     return env

@@ -8,7 +8,11 @@ network or read other files. The PDF's dates are the snapshot's as-of time and i
 identifier comes from the snapshot fingerprint, so the same model gives the same bytes.
 
 The view built here only selects and shapes finished values for display (the first N
-rows, grouping rows per owner or status): every figure comes from the model.
+rows, grouping rows per owner or status): every figure comes from the model. Every list
+stops at a fixed number of rows with a pointer to the sheet or file that has all of them,
+and every printed value is tenant text made safe by the jinja environment (capped, no
+invisible or bidi character, long runs breakable: ``reportgen.render.text``), so that
+hostile data costs neither hours of layout nor hundreds of pages.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
 from reportgen.assets import asset_dir
 from reportgen.errors import RenderError
 from reportgen.render import charts as charts_mod
-from reportgen.render.environment import environment
+from reportgen.render import text
+from reportgen.render.environment import TextCuts, environment
 from reportgen.render.excel import WORKBOOK
 from reportgen.render.interface import Output
 
@@ -38,14 +43,23 @@ log = logging.getLogger(__name__)
 TEMPLATE = "report.html"
 STYLESHEET = "report.css"
 # Lists other than the findings stop earlier than pdf_detail_rows: they repeat clusters
-# that the workbook lists in full, and each row costs layout time.
-SCOPE_CLUSTER_ROWS = 100        # cluster inventory in "Scope and coverage"
-NON_COMPLIANT_ROWS = 50         # non-compliant clusters in each control section
+# and owners that the workbook lists in full, and each row costs layout time. Together they
+# keep the PDF of an estate with 10,000 clusters and owners within a few pages of a small one
+# (a cluster row, wrapped, is about 18 mm tall: 50 of them fill 3-4 pages).
+SCOPE_CLUSTER_ROWS = 50         # cluster inventory in "Scope and coverage"
+NON_COMPLIANT_ROWS = 25         # non-compliant clusters in each control section (the same list in each)
+OWNER_ROWS = 50                 # owners in the owners table, the control x owner matrix and changes by owner
+OWNER_BLOCKS = 20               # owners (most open findings first) whose clusters are listed under them
 OWNER_CLUSTER_ROWS = 10         # clusters listed under each owner (most overdue first)
-OWNER_CLUSTER_ROWS_TOTAL = 100  # clusters listed under all owners together
+OWNER_CLUSTER_ROWS_TOTAL = 60   # clusters listed under all owners together
 CHANGE_ROWS = 25                # new findings, and resolved findings, listed in "Changes"
 ASSESSMENT_GAP_ROWS = 30        # clusters with findings but no policy assessment, in scope and each control
 GAP_MEMBERS = 12                # members of an evidence gap (subscriptions, packages) named inline
+NOT_ASSESSED_ROWS = 25          # clusters without a Defender assessment, listed in "Scope and coverage"
+GAP_ROWS = 20                   # evidence gaps stated (each one sentence or more)
+WARNING_ROWS = 6                # warnings of one dataset, and details of one gap
+SCOPE_ITEMS = 20                # configured subscriptions and management groups, locations
+HISTORY_ROWS = 24               # months of "Month by month", the latest
 EXEMPTION_GROUPS = (("Expiring within 30 days", "Expiring"), ("Expired", "Expired"), ("Active", "Active"))
 PDF = "evidence-pack.pdf"
 SIGNOFF_ROLES = ("Prepared by", "Reviewed by", "Approved by")
@@ -137,12 +151,25 @@ def sections(model: ReportModel) -> list[Section]:
 class Capped:
     """The first rows of a longer list, and how long the list is (for the pointer to the workbook)."""
 
-    rows: list[dict[str, Any]]
+    rows: list[Any]
     total: int
 
     @property
     def capped(self) -> bool:
         return len(self.rows) < self.total
+
+    @property
+    def more(self) -> int:
+        """How many the PDF leaves out."""
+        return self.total - len(self.rows)
+
+
+def _first(values: Sequence[Any], limit: int) -> Capped:
+    return Capped(rows=list(values[:limit]), total=len(values))
+
+
+def _latest(values: Sequence[Any], limit: int) -> Capped:
+    return Capped(rows=list(values[-limit:]) if limit else [], total=len(values))
 
 
 def _capped(frame: pd.DataFrame, limit: int, mask: pd.Series | None = None) -> Capped:
@@ -151,6 +178,12 @@ def _capped(frame: pd.DataFrame, limit: int, mask: pd.Series | None = None) -> C
         return Capped(rows=_records(frame, limit), total=len(frame))
     positions = np.flatnonzero(mask.to_numpy())
     return Capped(rows=_records(frame.iloc[positions[:limit]]), total=len(positions))
+
+
+def _among(column: pd.Series, values: set[Any]) -> np.ndarray:
+    """Where ``column`` holds one of ``values``, compared in Python: ``isin`` and ``groupby``
+    convert to Arrow strings, which a name with a lone surrogate (in an object column) cannot be."""
+    return np.fromiter((v in values for v in column), dtype=bool, count=len(column))
 
 
 def _most_overdue(clusters: pd.DataFrame) -> pd.DataFrame:
@@ -169,24 +202,31 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
     findings = t.findings
     clusters = t.clusters
 
-    owners = model.owners[:cap]
+    owners = model.owners[:min(OWNER_ROWS, cap)]
     owner_blocks = []
     budget = min(OWNER_CLUSTER_ROWS_TOTAL, cap)
-    by_owner = dict(tuple(clusters.groupby("owner", sort=False))) if len(clusters) else {}
+    shown_owners = {o.owner for o in owners}
+    positions: dict[str, list[int]] = {}  # grouped in Python: see _among
+    for i, name in enumerate(clusters["owner"]):
+        if name in shown_owners:
+            positions.setdefault(name, []).append(i)
     for owner in owners:
-        grp = by_owner.get(owner.owner, clusters.iloc[0:0])
+        if len(owner_blocks) == OWNER_BLOCKS:
+            break
+        grp = clusters.iloc[positions.get(owner.owner, [])]
         block = _capped(_most_overdue(grp), min(OWNER_CLUSTER_ROWS, budget))
         budget -= len(block.rows)
         if block.rows:
             owner_blocks.append({"owner": owner, "clusters": block})
 
-    cells = {(r["owner"], r["control"]): r for r in _records(t.control_owner)}
+    control_owner = t.control_owner[_among(t.control_owner["owner"], shown_owners)]
+    cells = {(r["owner"], r["control"]): r for r in _records(control_owner)}
     matrix = [{"owner": o, "cells": [cells.get((o.owner, c.id)) for c in model.controls]} for o in owners]
 
     exemptions = t.exemptions
     changes = t.changes
     change_cap = min(CHANGE_ROWS, cap)
-    verdict_of = dict(zip(clusters["id"].astype(str).str.lower(), clusters["derivedVerdict"])) if len(clusters) else {}
+    verdict_of = {str(cid).lower(): verdict for cid, verdict in zip(clusters["id"], clusters["derivedVerdict"])}
     gap_clusters = clusters[clusters["findingsWithoutAssessment"].eq(True)]
     return {
         "m": model,
@@ -207,22 +247,31 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
         "owner_blocks_capped": sum(len(b["clusters"].rows) for b in owner_blocks) < len(clusters),
         "owner_cluster_rows": min(OWNER_CLUSTER_ROWS, cap),
         "owner_cluster_rows_total": min(OWNER_CLUSTER_ROWS_TOTAL, cap),
+        "owner_blocks_max": min(OWNER_BLOCKS, OWNER_ROWS, cap),
         "matrix": matrix,
         "policy_exemptions": _capped(exemptions[exemptions["kind"].eq("Policy exemption")], cap),
         "exemption_groups": [(title, _capped(exemptions[exemptions["status"].eq(status)], cap))
                              for title, status in EXEMPTION_GROUPS],
         "new_rows": _capped(changes[changes["change"].eq("New")], change_cap),
         "resolved_rows": _capped(changes[changes["change"].eq("Resolved")], change_cap),
-        "changes_by_owner": _capped(t.changes_by_owner, cap),
+        "changes_by_owner": _capped(t.changes_by_owner, min(OWNER_ROWS, cap)),
         "signoff_roles": SIGNOFF_ROLES,
         "query_datasets": [d for d in model.datasets if d.query_text],
         "assessment_gap": _capped(_most_overdue(gap_clusters), min(ASSESSMENT_GAP_ROWS, cap)),
         "short_keys": [k[:8] for k in model.meta.assessment_keys],
-        "not_assessed_rows": [{"id": cid, "verdict": verdict_of.get(cid.lower(), "No evidence")}
-                              for cid in model.coverage.not_assessed],
-        "gaps": [{"gap": g, "members": list(g.members[:GAP_MEMBERS]), "more": max(0, len(g.members) - GAP_MEMBERS)}
-                 for g in model.gaps],
-        "history_rows": list(model.history),
+        "not_assessed": Capped(rows=[{"id": cid, "verdict": verdict_of.get(str(cid).lower(), "No evidence")}
+                                     for cid in model.coverage.not_assessed[:NOT_ASSESSED_ROWS]],
+                               total=len(model.coverage.not_assessed)),
+        "gaps": Capped(rows=[{"gap": g, "members": _first(g.members, GAP_MEMBERS),
+                              "details": _first(g.details, WARNING_ROWS)} for g in model.gaps[:GAP_ROWS]],
+                       total=len(model.gaps)),
+        "dataset_warnings": {d.name: _first(d.warnings, WARNING_ROWS) for d in model.datasets},
+        "scope_subscriptions": _first(model.meta.scope_subscriptions, SCOPE_ITEMS),
+        "scope_management_groups": _first(model.meta.scope_management_groups, SCOPE_ITEMS),
+        "locations": _first(model.coverage.locations, SCOPE_ITEMS),
+        "history_rows": _latest(model.history, HISTORY_ROWS),
+        "texts_cut": 0,
+        "cut_note": "",
     }
 
 
@@ -230,8 +279,19 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
 
 
 def render_html(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base: Path) -> str:
-    """The report as HTML (what WeasyPrint lays out; also the golden-file output)."""
-    return environment().get_template(TEMPLATE).render(**build_view(model, charts, html_base))
+    """The report as HTML (what WeasyPrint lays out; also the golden-file output).
+
+    When a value had to be cut (see ``reportgen.render.text``) the template is rendered a
+    second time, knowing how many, so that the scope section can say what the cut mark means.
+    """
+    view = build_view(model, charts, html_base)
+    template = environment().get_template(TEMPLATE)
+    cuts = TextCuts()
+    html = template.render(**view, text_cuts=cuts)
+    if cuts.count:
+        view.update(texts_cut=cuts.count, cut_note=text.cut_note(cuts.count))
+        html = template.render(**view, text_cuts=TextCuts())
+    return html
 
 
 def html_to_pdf(html: str, *, html_base: Path, allowed_dirs: Sequence[Path], identifier: bytes | None = None,
