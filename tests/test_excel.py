@@ -536,3 +536,27 @@ def test_workbook_golden(written):
         golden.write_text(actual, encoding="utf-8")
     assert golden.is_file(), "golden file missing: run `make golden`"
     assert actual == golden.read_text(encoding="utf-8"), "workbook content changed: review, then `make golden`"
+
+
+def test_rows_written_beside_keep_their_order_and_errors_reach_the_caller():
+    class Sink:
+        def __init__(self, fail_at=None):
+            self.blocks, self.fail_at = [], fail_at
+
+        def write(self, block):
+            if len(self.blocks) == self.fail_at:
+                raise OSError("disk full")
+            self.blocks.append(block)
+
+    blocks = [str(i).encode() for i in range(50)]
+    sink = Sink()
+    excel._write_beside(sink, iter(blocks))
+    assert sink.blocks == blocks
+    with pytest.raises(OSError, match="disk full"):
+        excel._write_beside(Sink(fail_at=3), iter(blocks))
+
+    def failing():
+        yield b"a"
+        raise ValueError("bad row")
+    with pytest.raises(ValueError, match="bad row"):
+        excel._write_beside(Sink(), failing())
