@@ -42,6 +42,7 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/sample_bench.py
 	$(PY) benchmarks/collect_bench.py
+	$(PY) benchmarks/render_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-out build dist
