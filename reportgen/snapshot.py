@@ -250,6 +250,38 @@ _FAST_KINDS = {"str": "object", "json": "object", "float": "float64", "int": "in
                "nint": "Int64", "ts": "datetime64[us, UTC]"}
 
 
+def _arrow_of(dataset: str, frame: pd.DataFrame) -> pa.Table:
+    table = _typed_arrow(dataset, frame)   # a frame already of the contract types goes straight to Arrow
+    if table is None:
+        table = _to_arrow(dataset, coerce_frame(dataset, frame, origin=f"dataset {dataset}"))
+    return table
+
+
+def replace_lone_surrogates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``frame`` with every lone surrogate in its text values replaced by U+FFFD (visible, and
+    valid UTF-8); surrogate pairs become the character they encode. Also the number of values changed."""
+    out, changed = frame.copy(), 0
+    for col in frame.columns:
+        if frame[col].dtype != object:
+            continue
+        def fix(v):
+            return fix_surrogates(v) if isinstance(v, str) else v
+        fixed = frame[col].map(fix)
+        diff = int((fixed.astype(object).values != frame[col].astype(object).values).sum())
+        if diff:
+            out[col], changed = fixed, changed + diff
+    return out, changed
+
+
+def fix_surrogates(text: str) -> str:
+    """Surrogate pairs joined, lone surrogates replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _typed_arrow(dataset: str, frame: pd.DataFrame) -> pa.Table | None:
     """The frame as Arrow when every contract and optional column already has its snapshot type and
     holds nothing else (Arrow checks each value); None when any column needs ``coerce_frame``."""
@@ -311,10 +343,14 @@ def write_snapshot(
         infos = {}
         for name in DATASETS:
             frame = frames[name]
-            table = _typed_arrow(name, frame)   # a frame already of the contract types goes straight to Arrow
-            if table is None:
-                frame = coerce_frame(name, frame, origin=f"dataset {name}")
-                table = _to_arrow(name, frame)
+            replaced = ()
+            try:
+                table = _arrow_of(name, frame)
+            except UnicodeEncodeError:  # a lone surrogate: JSON may escape one, UTF-8 (Parquet) cannot hold it
+                frame, count = replace_lone_surrogates(frame)
+                table = _arrow_of(name, frame)
+                replaced = (f"{count:,} text value{'s' if count != 1 else ''} held a lone surrogate (invalid "
+                            f"Unicode), replaced with U+FFFD",)
             path = tmp / "data" / f"{name}.parquet"
             pq.write_table(table, path, compression="zstd", write_statistics=False)
             base = provenance.get(name, DatasetInfo(name=name, rows=len(frame)))
@@ -326,7 +362,7 @@ def write_snapshot(
             infos[name] = DatasetInfo(
                 name=name, rows=table.num_rows, status=base.status, sha256=sha256_file(path),
                 query_sha256=query_sha, pages=base.pages, extra=base.extra,
-                warnings=tuple(redact(w) for w in base.warnings),  # may quote a server: the last gate
+                warnings=tuple(redact(w) for w in base.warnings) + replaced,  # may quote a server: the last gate
             )
         meta = {
             "schema": SCHEMA,
@@ -483,7 +519,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
             pool.release_unused()
     finally:
         parquet.close()
-    return pd.DataFrame(columns, index=pd.RangeIndex(parquet.metadata.num_rows))
+    return pd.DataFrame(columns, index=pd.RangeIndex(parquet.metadata.num_rows), copy=False)  # no block copy
 
 
 def _shared_text(column: pa.ChunkedArray) -> pd.Series:

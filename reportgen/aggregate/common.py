@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportgen.aggregate.model import SEVERITY_ORDER
+from reportgen.snapshot import fix_surrogates
 
 _SEVERITY_MAP = {s.lower(): s for s in SEVERITY_ORDER[:-1]}
 
@@ -81,9 +82,21 @@ def parse_json(value: Any, default: Any) -> Any:
     if isinstance(value, (dict, list)):
         return value
     try:
-        return json.loads(value)
+        parsed = json.loads(value)
     except (TypeError, ValueError):
         return default
+    # JSON may escape a lone surrogate ("\\ud800"), which no UTF-8 or Arrow string can hold: U+FFFD instead
+    return _fix_surrogates(parsed) if isinstance(value, str) and "\\u" in value else parsed
+
+
+def _fix_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return fix_surrogates(value)
+    if isinstance(value, list):
+        return [_fix_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_fix_surrogates(k): _fix_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def tag_lookup(tags_json: Any, keys_lower: tuple[str, ...]) -> str | None:

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reportgen.snapshot import DATASETS, OPTIONAL_COLUMNS
+from reportgen.snapshot import DATASETS, OPTIONAL_COLUMNS, fix_surrogates
 
 def _json_value(value: Any) -> Any:
     """A dynamic value as a Python object: ARG sends objects; some paths send JSON text."""
@@ -166,9 +166,24 @@ def to_frame(dataset: str, rows: Iterable[Mapping[str, Any]] | pa.Table,
         else:
             values = [v if v is None or type(v) is str else (None if _missing(v) else str(v)) for v in values]
         data[col] = values
-    frame = pd.DataFrame({c: (v.to_numpy() if isinstance(v, pd.Series) else v) for c, v in data.items()},
-                         columns=list(columns))
+    try:
+        frame = _frame_of(data, columns)
+    except UnicodeEncodeError:  # a lone surrogate (JSON can escape one; no UTF-8 or Arrow string holds it)
+        count = 0
+        for col, values in data.items():
+            if isinstance(values, list):
+                fixed = [fix_surrogates(v) if type(v) is str else v for v in values]
+                count += sum(1 for a, b in zip(values, fixed) if a is not b)
+                data[col] = fixed
+        frame = _frame_of(data, columns)
+        notes.append(f"{dataset}: {count:,} text value{'s' if count != 1 else ''} held a lone surrogate "
+                     f"(invalid Unicode), replaced with U+FFFD")
     return (stable_order(frame, dataset) if ordered else frame), notes
+
+
+def _frame_of(data: dict[str, Any], columns: Mapping[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: (v.to_numpy() if isinstance(v, pd.Series) else v) for c, v in data.items()},
+                        columns=list(columns))
 
 
 def _canonical_texts(values: np.ndarray, convert) -> np.ndarray:

@@ -122,7 +122,7 @@ def label(value: Any, limit: int) -> str:
     surrogate becomes ``?``: the chart font (Inter) has no U+FFFD."""
     text = value if isinstance(value, str) else str(value)
     head = text[:limit + 1]
-    if not head.isprintable():
+    if not head.isprintable() or "\ufffd" in head:  # U+FFFD also comes from aggregation (lone surrogates)
         head = _visible(head, multiline=False, spaces=True).replace("\ufffd", "?")
     return head if len(head) <= limit and len(text) <= limit else head[:limit - 1] + "\u2026"
 
