@@ -479,3 +479,23 @@ def test_no_open_finding_means_no_risk_and_no_due_date(tmp_path):
     g = b.cluster_id("g")
     m = model_of(tmp_path, clusters=[b.cluster("g")], findings=[b.finding(g, "CVE-1", "Critical", status="Healthy")])
     assert m.tables.overdue_critical.empty and m.earliest_due == {}
+
+
+def test_first_sightings_are_recorded_once_and_lowered_only_by_earlier_times():
+    import numpy as np
+    from reportgen.aggregate.findings import FindingKeys, Sightings
+    keys = FindingKeys()
+    k = keys.of(pd.Series(["a", "a", "b"]), pd.Series(["d1", "d1", "d2"]), pd.Series(["CVE-1", "CVE-2", "CVE-1"]),
+                pd.Series(["p", "p", None]))
+    assert len(set(k.tolist())) == 3
+    again = keys.of(pd.Series(["b"]), pd.Series(["d2"]), pd.Series(["CVE-1"]), pd.Series([""]))
+    assert again.tolist() == [k[2]]          # the same key in another snapshot (missing package = "")
+    t = pd.Timestamp
+    seen = Sightings()
+    seen.record(k[:2], t("2026-09-30T06:00:00Z"))
+    seen.record(k, t("2026-10-31T06:00:00Z"))            # a and its first CVE keep September
+    seen.lower(np.array([k[0], k[1], k[2], k[2]]),
+               pd.Series(pd.to_datetime(["2026-09-01", "2026-10-15", None, "2026-10-01"], utc=True)))
+    first = seen.first_seen(np.array([k[2], k[1], k[0], 12345]))
+    assert list(first[:3]) == [t("2026-10-01T00:00:00Z"), t("2026-09-30T06:00:00Z"), t("2026-09-01T00:00:00Z")]
+    assert pd.isna(first[3])

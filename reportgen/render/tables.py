@@ -119,7 +119,7 @@ def _column_block(series: pd.Series, kind: str) -> ColumnBlock:
     dtype = series.dtype
     by_value = not (dtype == object and kind != "text")
     if by_value and dtype.kind == "f":
-        values = series.to_numpy()
+        values = series.to_numpy(dtype=float, na_value=np.nan)
         by_value = not np.signbit(values[values == 0]).any()
     if by_value:
         codes, uniques = pd.factorize(series, sort=False)
