@@ -51,6 +51,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from openpyxl.xml.constants import ARC_CORE
 from openpyxl.xml.functions import tostring
 
+from reportgen.aggregate.findings import due_date_method
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
 from reportgen.render.interface import Output
 from reportgen.render.tables import Column, Highlight, TableSpec, iter_blocks, iter_rows, table_specs, utc_naive
@@ -406,8 +407,7 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
                                 "fallback, as numbered above."),
         ("row", "First seen", "The earliest sighting of the finding in the earlier snapshots of the history "
                               "folder or in Defender's continuous-export finding history; if none, the as-of time."),
-        ("row", "Due date", "The remediation due date of the cluster's Defender governance assignment when there "
-                            "is one; else first seen + the SLA days of the finding's severity."),
+        ("row", "Due date", due_date_method(m.sla_days)),
         ("row", "Overdue", "An open finding whose due date is before the as-of time. Days overdue = whole days "
                            "from the due date to the as-of time."),
         ("row", "SLA (days to fix)", sla + "; Unknown severity has no SLA."),

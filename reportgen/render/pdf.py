@@ -29,6 +29,7 @@ from urllib.request import url2pathname
 import numpy as np
 import pandas as pd
 
+from reportgen.aggregate.findings import due_date_method
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
 from reportgen.assets import asset_dir
 from reportgen.errors import RenderError
@@ -256,6 +257,7 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
         "resolved_rows": _capped(changes[changes["change"].eq("Resolved")], change_cap),
         "changes_by_owner": _capped(t.changes_by_owner, min(OWNER_ROWS, cap)),
         "signoff_roles": SIGNOFF_ROLES,
+        "due_date_method": due_date_method(model.meta.sla_days),
         "query_datasets": [d for d in model.datasets if d.query_text],
         "assessment_gap": _capped(_most_overdue(gap_clusters), min(ASSESSMENT_GAP_ROWS, cap)),
         "short_keys": [k[:8] for k in model.meta.assessment_keys],
