@@ -17,7 +17,9 @@ Measured how:
     mark cannot be reset; the step's peak is then the maximum of a thread sampling ``VmRSS``
     every 5 ms (it needs the GIL, so it can miss a short peak inside one long C call) and
     the column is marked ``~``. The run's peak is the largest step peak; ``getrusage``
-    ``ru_maxrss`` would do too without the resets, but clear_refs resets it as well.
+    ``ru_maxrss`` would do too without the resets, but clear_refs resets it as well. The
+    kernel's RSS counters are batched per CPU, so a short step right after a big one can
+    show a little of the big one's peak.
 
 Floors, measured in the same process after the render: deflating the Findings sheet's XML
 (taken from the workbook just written) with zlib at the level ``zipfile`` uses for
