@@ -124,6 +124,19 @@ def regular_tree(folder: Path) -> tuple[list[str], str | None]:
     return sorted(files), None
 
 
+def holds_only(folder: Path, listed: set[str], index: str) -> str | None:
+    """None when every entry under ``folder`` is a regular file named in ``listed``, else why not
+    (``index`` names the file that lists them, e.g. "its manifest.json")."""
+    files, odd = regular_tree(folder)
+    if odd is not None:
+        return f"holds {odd}, which is not a regular file"
+    extra = [rel for rel in files if rel not in listed]
+    if extra:
+        more = f" (and {len(extra) - 1:,} more)" if len(extra) > 1 else ""
+        return f"holds {extra[0]}{more}, which {index} does not list"
+    return None
+
+
 @contextmanager
 def build_beside(out: Path) -> Iterator[Path]:
     """A new hidden folder beside ``out`` to build in, under the lock; removed on any failure."""

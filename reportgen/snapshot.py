@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from reportgen import TOOL_NAME, __version__
 from reportgen.errors import SnapshotError
-from reportgen.outdir import build_beside, swap_into_place
+from reportgen.outdir import build_beside, check_target, holds_only, swap_into_place
 from reportgen.redact import redact
 
 SCHEMA = "reportgen.snapshot/1"
@@ -386,27 +386,18 @@ def check_snapshot_target(out_dir: Path) -> Path:
     """Refuse (exit 2), before any work, a snapshot ``--out`` that is not ours to replace:
     an existing non-empty folder is replaced only when it is a reportgen snapshot holding
     nothing but its own files. A missing parent folder is created."""
-    from reportgen.outdir import check_target
     return check_target(Path(out_dir), option="--out", replaceable=snapshot_replaceable, create_parent=True)
 
 
 def snapshot_replaceable(folder: Path) -> str | None:
     """None when ``folder`` is a snapshot whose snapshot.json lists every file in it."""
-    from reportgen.outdir import regular_tree
     try:
         meta = read_meta(folder)
     except SnapshotError as exc:
         return f"is not a reportgen snapshot ({exc.one_line()})"
-    files, odd = regular_tree(folder)
-    if odd is not None:
-        return f"holds {odd}, which is not a regular file"
     own = {"snapshot.json"} | {f"queries/{name}.kql" for name in meta["datasets"]} | {
         entry.get("file") for entry in meta["datasets"].values() if isinstance(entry, dict)}
-    extra = [rel for rel in files if rel not in own]
-    if extra:
-        more = f" (and {len(extra) - 1:,} more)" if len(extra) > 1 else ""
-        return f"holds {extra[0]}{more}, which its snapshot.json does not list"
-    return None
+    return holds_only(folder, own, "its snapshot.json")
 
 
 def _require(meta: Mapping, key: str, kind: type | tuple, where: str) -> Any:

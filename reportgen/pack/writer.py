@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from reportgen.aggregate.model import ReportModel
 from reportgen.errors import RenderError
-from reportgen.outdir import build_beside, check_target, regular_tree, swap_into_place
+from reportgen.outdir import build_beside, check_target, holds_only, swap_into_place
 from reportgen.pack import signing
 from reportgen.pack.manifest import pack_files, read_manifest, write_manifest
 from reportgen.pack.readme import write_readme
@@ -37,15 +37,8 @@ def pack_replaceable(folder: Path) -> str | None:
         manifest = read_manifest(folder)
     except ValueError as exc:
         return f"is not a reportgen evidence pack (manifest.json: {exc})"
-    files, odd = regular_tree(folder)
-    if odd is not None:
-        return f"holds {odd}, which is not a regular file"
     listed = {e.get("path") for e in manifest["files"] if isinstance(e, dict)} | {MANIFEST, SIGNATURE}
-    extra = [rel for rel in files if rel not in listed]
-    if extra:
-        more = f" (and {len(extra) - 1:,} more)" if len(extra) > 1 else ""
-        return f"holds {extra[0]}{more}, which its manifest.json does not list"
-    return None
+    return holds_only(folder, listed, "its manifest.json")
 
 
 def check_pack_target(out: Path, inputs: Mapping[str, Path | None]) -> Path:
