@@ -10,7 +10,7 @@ key always give the same signature bytes.
 Keys are PEM: the private key PKCS#8 (unencrypted, or encrypted with the passphrase in
 ``REPORTGEN_SIGNING_PASSPHRASE``), the public key SubjectPublicKeyInfo. A key that cannot
 be read is the user's to fix (``UsageError``, exit 2); a signature that does not match is
-a verification problem reported by ``verify_signature``.
+a verification problem reported by ``signature_problems``.
 """
 
 from __future__ import annotations
@@ -152,19 +152,12 @@ def sign_manifest(pack_dir: Path, key: Ed25519PrivateKey) -> Path:
     return path
 
 
-def verify_signature(pack_dir: Path, public_key: Ed25519PublicKey) -> list[str]:
-    """Problems with the pack's signature, one line each naming the file; empty when valid."""
-    pack_dir = Path(pack_dir)
-    sig_path, manifest = pack_dir / SIGNATURE, pack_dir / MANIFEST
-    if not sig_path.is_file():
-        return [f"{SIGNATURE}: missing (the pack is not signed; sign it with 'reportgen sign')"]
-    if not manifest.is_file():
-        return []  # verify_pack already reports the missing manifest
-    signature = sig_path.read_bytes()
+def signature_problems(signature: bytes, manifest: bytes, public_key: Ed25519PublicKey) -> list[str]:
+    """Problems with ``signature`` over the ``manifest`` bytes, one line each; empty when valid."""
     if len(signature) != SIGNATURE_BYTES:
         return [f"{SIGNATURE}: not an Ed25519 signature ({len(signature)} bytes, expected {SIGNATURE_BYTES})"]
     try:
-        public_key.verify(signature, manifest.read_bytes())
+        public_key.verify(signature, manifest)
     except InvalidSignature:
         return [f"{SIGNATURE}: signature does not match {MANIFEST} and public key {fingerprint(public_key)} "
                 f"(the manifest was changed or the pack was signed with another key)"]

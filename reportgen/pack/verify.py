@@ -32,13 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Mapping
 
-from cryptography.exceptions import InvalidSignature
 
 from reportgen.config import RunConfig
 from reportgen.errors import ReportgenError, UsageError
 from reportgen.outdir import is_hidden_work_folder
 from reportgen.pack.manifest import NotRegular, PackFolder, parse_manifest
-from reportgen.pack.signing import SIGNATURE_BYTES, fingerprint
+from reportgen.pack.signing import signature_problems
 from reportgen.progress import QUIET
 from reportgen.render.interface import MANIFEST, SIGNATURE, SNAPSHOT_DIR
 
@@ -165,14 +164,7 @@ def _signature_problems(folder: PackFolder, manifest_bytes: bytes, public_key) -
         return [f"{SIGNATURE}: missing (the pack is not signed; sign it with 'reportgen sign')"]
     except NotRegular as exc:
         return [_not_regular(exc.rel, exc.kind)]
-    if len(signature) != SIGNATURE_BYTES:
-        return [f"{SIGNATURE}: not an Ed25519 signature ({len(signature)} bytes, expected {SIGNATURE_BYTES})"]
-    try:
-        public_key.verify(signature, manifest_bytes)
-    except InvalidSignature:
-        return [f"{SIGNATURE}: signature does not match {MANIFEST} and public key {fingerprint(public_key)} "
-                f"(the manifest was changed or the pack was signed with another key)"]
-    return []
+    return signature_problems(signature, manifest_bytes, public_key)
 
 
 def verify_snapshot_copy(pack_dir: Path, manifest: Mapping | None = None,
