@@ -28,6 +28,7 @@ from reportgen import TOOL_NAME, __version__
 from reportgen.errors import SnapshotError
 from reportgen.outdir import build_beside, check_target, holds_only, swap_into_place
 from reportgen.redact import redact
+from reportgen.surrogates import fix_surrogates
 
 SCHEMA = "reportgen.snapshot/1"
 # complete: every request answered; partial: some of the data is missing (the warnings say
@@ -257,29 +258,17 @@ def _arrow_of(dataset: str, frame: pd.DataFrame) -> pa.Table:
     return table
 
 
-def replace_lone_surrogates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """``frame`` with every lone surrogate in its text values replaced by U+FFFD (visible, and
-    valid UTF-8); surrogate pairs become the character they encode. Also the number of values changed."""
+def _replace_lone_surrogates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``frame`` with ``fix_surrogates`` applied to its text values, and the number of values changed."""
     out, changed = frame.copy(), 0
     for col in frame.columns:
-        if frame[col].dtype != object:
-            continue
-        def fix(v):
-            return fix_surrogates(v) if isinstance(v, str) else v
-        fixed = frame[col].map(fix)
-        diff = int((fixed.astype(object).values != frame[col].astype(object).values).sum())
-        if diff:
-            out[col], changed = fixed, changed + diff
+        if frame[col].dtype == object:
+            values = list(frame[col])
+            fixed = [fix_surrogates(v) if type(v) is str else v for v in values]
+            n = sum(1 for old, new in zip(values, fixed) if old is not new)
+            if n:
+                out[col], changed = pd.Series(fixed, index=frame.index, dtype=object), changed + n
     return out, changed
-
-
-def fix_surrogates(text: str) -> str:
-    """Surrogate pairs joined, lone surrogates replaced by U+FFFD."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _typed_arrow(dataset: str, frame: pd.DataFrame) -> pa.Table | None:
@@ -347,7 +336,7 @@ def write_snapshot(
             try:
                 table = _arrow_of(name, frame)
             except UnicodeEncodeError:  # a lone surrogate: JSON may escape one, UTF-8 (Parquet) cannot hold it
-                frame, count = replace_lone_surrogates(frame)
+                frame, count = _replace_lone_surrogates(frame)
                 table = _arrow_of(name, frame)
                 replaced = (f"{count:,} text value{'s' if count != 1 else ''} held a lone surrogate (invalid "
                             f"Unicode), replaced with U+FFFD",)

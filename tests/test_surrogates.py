@@ -42,3 +42,17 @@ def test_lone_surrogates_in_tags_and_names_render_as_replacement_characters(tmp_
     from pypdf import PdfReader
     text = " ".join(page.extract_text() or "" for page in PdfReader(str(tmp_path / "pack" / "evidence-pack.pdf")).pages)
     assert "aks-\ufffd-2" in text and "team-\ufffd-payments" in text
+
+
+def test_a_snapshot_write_replaces_a_lone_surrogate_and_says_so(tmp_path):
+    from reportgen.snapshot import read_meta, read_snapshot
+    frames = b.frames(clusters=[b.cluster("aks-1")])
+    clusters = frames["clusters"].astype(object)
+    clusters.loc[0, "name"] = "aks-\ud800-1"          # object columns can hold what Arrow cannot
+    frames["clusters"] = clusters
+    ts = pd.Timestamp(b.AS_OF)
+    snap = write_snapshot(tmp_path / "snap", frames, collected_at=ts, period=(ts.date().replace(day=1), ts.date()),
+                          source="test", run_id="run-test")
+    assert read_snapshot(snap).frames["clusters"]["name"].tolist() == ["aks-\ufffd-1"]
+    assert "1 text value held a lone surrogate (invalid Unicode), replaced with U+FFFD" in \
+        read_meta(snap)["datasets"]["clusters"]["warnings"]

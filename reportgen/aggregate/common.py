@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportgen.aggregate.model import SEVERITY_ORDER
-from reportgen.snapshot import fix_surrogates
+from reportgen.surrogates import fix_surrogates
 
 _SEVERITY_MAP = {s.lower(): s for s in SEVERITY_ORDER[:-1]}
 

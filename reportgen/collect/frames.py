@@ -20,7 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reportgen.snapshot import DATASETS, OPTIONAL_COLUMNS, fix_surrogates
+from reportgen.snapshot import DATASETS, OPTIONAL_COLUMNS
+from reportgen.surrogates import fix_surrogates
 
 def _json_value(value: Any) -> Any:
     """A dynamic value as a Python object: ARG sends objects; some paths send JSON text."""

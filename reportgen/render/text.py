@@ -29,6 +29,8 @@ import sys
 import unicodedata
 from typing import Any
 
+from reportgen.surrogates import fix_surrogates
+
 # Characters shown per kind of value. A name is at most 200 (Azure resource names are at most
 # 90, tag values 256); a resource id, a nested ARM path, at most 400 (the longest cluster id is
 # about 280); a description or message 2,000; a query text, which the appendix prints whole,
@@ -73,14 +75,9 @@ def _escape(ch: str) -> str:
     return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
 
 
-def _join_surrogate_pairs(text: str) -> str:
-    """A surrogate pair (as decoded from JSON) becomes its character; a lone surrogate U+FFFD."""
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
 def _visible(text: str, multiline: bool, spaces: bool) -> str:
     if _SURROGATE.search(text):
-        text = _join_surrogate_pairs(text)
+        text = fix_surrogates(text)
     if multiline:
         text = text.replace("\r\n", "\n")
 
