@@ -9,7 +9,6 @@ old pack or the new one, and no other folder that verifies.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from datetime import date
@@ -18,12 +17,13 @@ from pathlib import Path
 from reportgen.aggregate.build import build_model
 from reportgen.aggregate.model import ReportModel
 from reportgen.config import RunConfig
+from reportgen.errors import SnapshotError
 from reportgen.frameworks import load_controls
 from reportgen.outdir import build_beside, check_target
 from reportgen.pack import signing
-from reportgen.pack.writer import check_pack_target, write_pack
+from reportgen.pack.writer import check_pack_target, pack_replaceable, write_pack
 from reportgen.progress import QUIET, Progress
-from reportgen.snapshot import check_snapshot_target, list_history, read_snapshot
+from reportgen.snapshot import check_snapshot_target, list_history, read_meta, read_snapshot
 
 HISTORY_DATASETS = ("clusters", "resource_containers", "policy_states", "assessments", "findings",
                     "governance_assignments", "finding_history")
@@ -112,7 +112,6 @@ def demo(out: Path) -> RenderResult:
 
 def _demo_replaceable(folder: Path) -> str | None:
     """None when ``folder`` holds only an earlier demo's output."""
-    from reportgen.pack.writer import pack_replaceable
     for entry in folder.iterdir():
         if entry.name not in ("input", "pack") or entry.is_symlink() or not entry.is_dir():
             return f"holds {entry.name}, which is not part of a reportgen demo"
@@ -136,10 +135,9 @@ def _demo_replaceable(folder: Path) -> str | None:
 
 
 def _is_sample_snapshot(folder: Path) -> bool:
-    meta = folder / "snapshot.json"
-    if folder.is_symlink() or not folder.is_dir() or meta.is_symlink() or not meta.is_file():
+    if folder.is_symlink() or (folder / "snapshot.json").is_symlink():
         return False
     try:
-        return json.loads(meta.read_text(encoding="utf-8")).get("source") == "sample"
-    except (OSError, ValueError, AttributeError):
+        return read_meta(folder)["source"] == "sample"
+    except SnapshotError:
         return False
