@@ -51,9 +51,11 @@ from pypdf import PdfReader
 t1 = time.perf_counter()
 model = pipeline.build(Path({snapshot!r}), RunConfig())
 if {rename!r}:
-    sys.path.insert(0, {bench_dir!r})
-    from hostile_bench import renamed_owner
-    model = renamed_owner(model, *{rename!r})
+    from tests.builders import renamed_owner
+    target, new = {rename!r}
+    clusters = model.tables.clusters
+    old = clusters.loc[clusters["id"].str.lower().eq(target.lower()), "owner"].iloc[0]
+    model = renamed_owner(model, old, new)
 t2 = time.perf_counter()
 pack = Path({pack!r})
 write_charts(model, pack / "charts")
@@ -66,26 +68,6 @@ print(json.dumps({{"import_s": t1 - t0, "build_s": t2 - t1, "charts_s": t3 - t2,
 
 
 HOSTILE_OWNER = "team-\ud800-bell\x07-esc\x1b[31m-nul\x00-end"
-
-
-def renamed_owner(model, target: str, new: str):
-    """``model`` with the owner of cluster ``target`` called ``new`` everywhere (owner columns as
-    Python objects, which can hold what an Arrow string cannot)."""
-    import dataclasses
-
-    clusters = model.tables.clusters
-    old = clusters.loc[clusters["id"].str.lower().eq(target.lower()), "owner"].iloc[0]
-
-    def rename(frame):
-        if "owner" not in frame:
-            return frame
-        owner = frame["owner"].astype(object)
-        return frame.assign(owner=owner.where(owner.ne(old), new))
-
-    t = model.tables
-    return dataclasses.replace(
-        model, owners=tuple(dataclasses.replace(o, owner=new) if o.owner == old else o for o in model.owners),
-        tables=dataclasses.replace(t, **{f.name: rename(getattr(t, f.name)) for f in dataclasses.fields(t)}))
 
 
 def _tag_owned(clean: Path) -> str:
@@ -132,8 +114,7 @@ def _variant(clean: Path, out: Path, case: str, target: str) -> Path:
 
 
 def _run(snapshot: Path, pack: Path, rename: tuple[str, str] | None = None) -> dict:
-    code = CHILD.format(root=str(ROOT), snapshot=str(snapshot), pack=str(pack), rename=rename,
-                        bench_dir=str(Path(__file__).resolve().parent))
+    code = CHILD.format(root=str(ROOT), snapshot=str(snapshot), pack=str(pack), rename=rename)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}

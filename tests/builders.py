@@ -193,3 +193,20 @@ def retired_assessment(path: Path, run_id: str = "run-retired") -> Path:
 
 def snapshot_of(path: Path):
     return read_snapshot(path)
+
+
+def renamed_owner(model, old: str, new: str):
+    """``model`` with owner ``old`` called ``new`` everywhere (owner columns as Python objects,
+    which can hold what an Arrow string cannot: the way to put a lone surrogate into a model)."""
+    import dataclasses
+
+    def rename(frame: pd.DataFrame) -> pd.DataFrame:
+        if "owner" not in frame:
+            return frame
+        owner = frame["owner"].astype(object)
+        return frame.assign(owner=owner.where(owner.ne(old), new))
+
+    t = model.tables
+    return dataclasses.replace(
+        model, owners=tuple(dataclasses.replace(o, owner=new) if o.owner == old else o for o in model.owners),
+        tables=dataclasses.replace(t, **{f.name: rename(getattr(t, f.name)) for f in dataclasses.fields(t)}))

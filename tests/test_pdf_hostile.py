@@ -76,22 +76,9 @@ def big_tag(tmp_path_factory):
     return _build_and_render(tmp_path_factory.mktemp("big"), owner_a=BIG)
 
 
-def _renamed_owner(model, old: str, new: str):
-    """``model`` with owner ``old`` called ``new`` everywhere (owner columns as Python objects)."""
-    def rename(frame: pd.DataFrame) -> pd.DataFrame:
-        if "owner" not in frame:
-            return frame
-        owner = frame["owner"].astype(object)
-        return frame.assign(owner=owner.where(owner.ne(old), new))
-    t = model.tables
-    return dataclasses.replace(
-        model, owners=tuple(dataclasses.replace(o, owner=new) if o.owner == old else o for o in model.owners),
-        tables=dataclasses.replace(t, **{f.name: rename(getattr(t, f.name)) for f in dataclasses.fields(t)}))
-
-
 @pytest.fixture(scope="module")
 def controls(clean, tmp_path_factory):
-    return _render(_renamed_owner(clean["model"], "team-a", SURROGATE_OWNER), tmp_path_factory.mktemp("controls"))
+    return _render(b.renamed_owner(clean["model"], "team-a", SURROGATE_OWNER), tmp_path_factory.mktemp("controls"))
 
 
 @pytest.fixture(scope="module")
