@@ -152,9 +152,116 @@ class EvidenceGap:
 class Changes:
     previous_as_of: pd.Timestamp
     previous_run_id: str
-    new: int
-    resolved: int
-    persisting: int
+    new: int                   # lineages (DESIGN §6): open now and not open in the previous snapshot
+    resolved: int              # open then, not open now
+    persisting: int            # open in both
+    rebuilt_still_vulnerable: int = 0  # persisting lineages with an open image digest not open then
+
+
+@dataclass(frozen=True)
+class RollForward:
+    """Opening + new - closed = closing, for one severity (lineage severity) or in total."""
+
+    opening: int               # open at the period start (the opening snapshot)
+    new: int                   # in the period population and not open at the period start
+    closed: int                # not open at the as-of time
+    closing: int               # open at the as-of time
+
+    @property
+    def reconciles(self) -> bool:
+        return self.opening + self.new - self.closed == self.closing
+
+
+@dataclass(frozen=True)
+class MonthlySla:
+    """SLA attainment and time to fix of the lineages fixed in one month, for one severity."""
+
+    month: str                 # "2026-10"
+    severity: str              # a SEVERITY_ORDER value, or "All"
+    fixed: int                 # lineages closed as fixed in the month (with or without a due date)
+    met: int
+    missed: int
+    attainment_pct: float | None   # 100 x met / (met + missed), None when nothing with a due date was fixed
+    mean_days_to_fix: float | None
+    median_days_to_fix: float | None
+
+
+@dataclass(frozen=True)
+class PeriodPopulation:
+    """Every lineage open at the period start or at any sighting inside the period (DESIGN §6)."""
+
+    period_start: pd.Timestamp             # the period's first instant (00:00 UTC of period.start)
+    opening_as_of: pd.Timestamp | None     # collected_at of the opening snapshot; None without one
+    opening_run_id: str | None
+    sightings: int                         # snapshots and finding_history times inside the period
+    total: RollForward
+    by_severity: Mapping[str, RollForward]  # every SEVERITY_ORDER key
+    closed_by_reason: Mapping[str, int]     # fixed, exempt, out_of_scope
+    sla: Mapping[str, int]                  # met, missed, open_overdue, open_within
+    sla_attainment_pct: float | None        # 100 x met / (met + missed); None when nothing was fixed
+    monthly: tuple[MonthlySla, ...] = ()    # oldest month first; per severity and "All"
+    statement: str | None = None            # what limits the population (no opening snapshot...)
+
+
+@dataclass(frozen=True)
+class IpeDataset:
+    """Completeness and accuracy of one dataset (the IPE workpaper)."""
+
+    name: str
+    status: str
+    query_sha256: str | None
+    rows: int                              # rows in the snapshot
+    total_records: int | None              # Azure's totalRecords (Resource Graph), summed over batches
+    pages: int
+    subscriptions_asked: int | None        # None when the scope named none (tenant-wide)
+    subscriptions_seen: int | None         # distinct subscriptionId in the rows; None without such a column
+    note: str                              # what the figures say (complete, differences and why)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """One of our counts against Defender's own total, with the difference explained."""
+
+    check: str                 # what is compared
+    ours: int | None
+    defender: int | None
+    difference: int | None     # ours - defender
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Collector:
+    """Who collected the data and when, from the access token's claims (never verified, never stored)."""
+
+    tenant_id: str | None
+    object_id: str | None
+    app_id: str | None
+    upn: str | None
+    identity_type: str | None  # user | app | managed identity | sample
+    collected_at: pd.Timestamp
+    tool_version: str          # the collecting tool's version (snapshot.json tool.version)
+    source: str                # sample | azure | emulator...
+    note: str                  # how the identity was read and what it does not prove
+
+
+@dataclass(frozen=True)
+class Ipe:
+    datasets: tuple[IpeDataset, ...]
+    reconciliations: tuple[Reconciliation, ...]
+    collector: Collector
+    render_tool_version: str
+
+
+@dataclass(frozen=True)
+class AuditSample:
+    """A stratified random selection from the period population, re-drawable from its method."""
+
+    size: int                  # asked for
+    seed: int
+    drawn: int                 # items drawn (fewer when the population is smaller)
+    population: int
+    method: str                # the method, in words an auditor can re-perform
+    strata: tuple[tuple[str, int, int], ...]   # (stratum, population, drawn)
 
 
 @dataclass(frozen=True)
@@ -224,6 +331,9 @@ class ReportTables:
     changes_by_owner: owner, new, resolved, persisting.
     overdue_critical: the open findings that are critical and overdue (each one a risk in the
       OSCAL results), in the order of findings. Columns: FINDING_COLUMNS.
+    period_population: one row per lineage of the period population, sorted by severity, then
+      lineage id. Columns: POPULATION_COLUMNS.
+    audit_sample: the drawn items with their evidence cards, in item order. Columns: SAMPLE_COLUMNS.
     """
 
     findings: pd.DataFrame
@@ -233,6 +343,8 @@ class ReportTables:
     changes: pd.DataFrame
     changes_by_owner: pd.DataFrame
     overdue_critical: pd.DataFrame
+    period_population: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(POPULATION_COLUMNS)))
+    audit_sample: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SAMPLE_COLUMNS)))
 
 
 FINDING_COLUMNS = (
@@ -242,14 +354,19 @@ FINDING_COLUMNS = (
     "registryHost", "repositoryName", "imageDigest", "imageTags",
     "clusterName", "resourceId", "subscriptionId", "resourceGroup",
     "owner", "ownerSource",
-    "firstSeen", "dueDate", "dueSource", "ageDays", "overdue", "daysOverdue",
+    "firstSeen", "dueDate", "dueSource", "ageDays",
+    "ageIsLowerBound",  # first seen is the start of the available evidence: the age is at least ageDays
+    "overdue", "daysOverdue",
     "exemption",        # reason text when exempt (policy Exempt cause or local exception id)
     "workloads",        # "ns/kind/name:container; ..." for display (union over the finding's rows)
     "publishedDate", "statusCode", "statusCause",
     "source",           # individual-recommendations | legacy-subassessments | other (the representative row's)
+    "lineageId",        # the lineage (DESIGN §6) the finding belongs to: "L-" + 16 hex of its key's sha256
 )
 CLUSTER_COLUMNS = (
     "name", "id", "subscriptionId", "resourceGroup", "location", "owner", "ownerSource",
+    "ownerTag",          # the owner the configured tags name (cluster, then group, then subscription), "" if none
+    "ownerConflict",     # the governance owner differs from the tag owner
     "assessed", "assessmentStatus", "policyState",  # rolled-up policy state across controls
     "exempted",          # a policy exemption covers it
     "openFindings", "critical", "high", "medium", "low", "unknown", "overdue",
@@ -261,7 +378,15 @@ EXEMPTION_COLUMNS = (
     "kind",              # Policy exemption | Local exception
     "name", "category", "scope", "displayName", "reason", "approver", "ticket",
     "expiresOn", "status",  # Active (incl. no expiry) | Expiring (<= 30 days) | Expired
-    "daysToExpiry", "matchedFindings",
+    "daysToExpiry",
+    "matchedFindings",   # exempt findings attributed to it (0 when it does not apply to this policy)
+    "appliesToPolicy",   # True: counts for this policy; False: listed as "not applicable to this policy"
+    "applicability",     # why it applies or not (assignment, definition reference ids)
+    "noExpiry",          # True when it never expires (flagged)
+    "requester",         # from metadata (requestedBy / requester ...), "" if none
+    "otherMetadata",     # every other metadata key, as given (compact JSON), "" if none
+    "policyAssignmentId", "policyDefinitionReferenceIds",
+    "createdBy", "createdAt", "lastModifiedBy", "lastModifiedAt",   # systemData
 )
 CONTROL_OWNER_COLUMNS = (
     "control", "owner", "resources", "compliant", "nonCompliant", "exempt", "conflict", "compliancePct",
@@ -269,9 +394,33 @@ CONTROL_OWNER_COLUMNS = (
     "status",            # Passed | Failed | No data (compliancePct is empty then)
 )
 CHANGE_COLUMNS = (
-    "change",            # New | Resolved
-    "severity", "cveId", "packageName", "repositoryName", "imageDigest", "clusterName", "resourceId", "owner",
+    "change",            # New | Resolved | Rebuilt, still vulnerable (one row per lineage)
+    "severity", "cveId", "packageName", "repositoryName",
+    "imageDigest",       # the open digests (now for New and Rebuilt, then for Resolved), "; "-separated
+    "clusterName", "resourceId", "owner",
+    "lineageId",
+    "previousDigests",   # for Rebuilt: the digests open in the previous snapshot
 )
+POPULATION_COLUMNS = (
+    "lineageId", "severity",          # lineage severity: highest among its open rows in the period
+    "cveId", "packageName", "repository",   # registryHost/repositoryName (or the digest when unknown)
+    "clusterName", "resourceId", "owner",
+    "firstSeen",
+    "firstSeenSource",   # sighting | firstEvaluationDate | publishedDate
+    "ageIsLowerBound",   # first seen is the start of the available evidence
+    "dueDate", "dueSource",          # governance | sla | "" (no SLA: unknown severity)
+    "openAtStart",       # open in the opening snapshot
+    "openAtAsOf",        # open in the current snapshot
+    "closed",            # time of the closing sighting (empty while open)
+    "closeReason",       # fixed | exempt | out_of_scope | ""
+    "slaVerdict",        # met | missed | open-overdue | open-within | "" (exempt, out of scope, fixed without SLA)
+    "daysToFix",         # closed - firstSeen in days, for fixed lineages
+    "digests",           # image digests open at some sighting of the period, "; "-separated
+    "sightings",         # every sighting of the period: "<UTC time> <snapshot|history> <open|not open>", "; "-separated
+    "exemption",         # the applicable exemption or local exception and its approval, "" if none
+    "querySha256",       # sha256 of the query that produced the current rows (findings)
+)
+SAMPLE_COLUMNS = ("item", "stratum", "drawKey") + POPULATION_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -291,3 +440,6 @@ class ReportModel:
     # cluster resource id (lower-cased, as its findings name it) -> the earliest due date of its
     # open findings; clusters without an open finding that has a due date are absent
     earliest_due: Mapping[str, pd.Timestamp] = field(default_factory=dict, repr=False)
+    period: PeriodPopulation | None = None     # None only for models built without aggregation
+    ipe: Ipe | None = None
+    audit_sample: AuditSample | None = None
