@@ -214,6 +214,7 @@ def _changes(now_open: pd.DataFrame, facts: SnapshotFacts, previous, config: Run
             "change": label, "severity": df["sev"], "cveId": df["cveId"], "packageName": df["packageName"],
             "repositoryName": df["repositoryName"], "imageDigest": df["imageDigest"],
             "clusterName": df["rid"].map(names).fillna(""), "resourceId": df["resourceId"], "owner": df["owner"],
+            "lineageId": "", "previousDigests": "",
         })
     table = pd.concat([rows(new, "New", now_names), rows(resolved, "Resolved", prev_names)], ignore_index=True)
     if len(table):
@@ -349,6 +350,11 @@ def _exemptions_table(snapshot: Snapshot, exceptions: tuple[LocalException, ...]
             "matchedFindings": facts.exception_matches.get(exc.id, 0),
         })
     table = pd.DataFrame(rows, columns=list(EXEMPTION_COLUMNS))
+    for column, default in (("appliesToPolicy", True), ("applicability", ""), ("requester", ""),
+                            ("otherMetadata", ""), ("policyAssignmentId", ""), ("policyDefinitionReferenceIds", ""),
+                            ("createdBy", ""), ("lastModifiedBy", "")):
+        table[column] = table[column].fillna(default) if len(table) else table[column]
+    table["noExpiry"] = table["expiresOn"].isna()
     if len(table):
         order = {"Expired": 0, "Expiring": 1, "Active": 2}
         table = table.assign(_o=table["status"].map(order)).sort_values(
@@ -435,6 +441,8 @@ def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts) -> pd.DataFram
         "publishedDate": column(findings["publishedDate"]), "statusCode": column(findings["statusCode"]),
         "statusCause": column(findings["statusCause"]),
         "source": source.where(source.ne(""), UNRECORDED),
+        "ageIsLowerBound": column(findings["ageIsLowerBound"]) if "ageIsLowerBound" in findings else False,
+        "lineageId": column(findings["lineageId"]) if "lineageId" in findings else "",
     }
     return pd.DataFrame(table, columns=list(FINDING_COLUMNS), copy=False)   # no copy into one block
 

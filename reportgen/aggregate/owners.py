@@ -77,7 +77,8 @@ def resolve_owners(
     mapping: list[tuple[str, str]],
     fallback: str,
 ) -> pd.DataFrame:
-    """Return ``universe`` with added columns owner, ownerSource, governanceDueDate."""
+    """Return ``universe`` with added columns owner, ownerSource, governanceDueDate, ownerTag (the owner the
+    configured tags name, "" if none) and ownerConflict (a governance owner that differs from ownerTag)."""
     keys_lower = tuple(k.strip().lower() for k in tag_keys)
     out = universe.copy()
     n = len(out)
@@ -121,9 +122,11 @@ def resolve_owners(
         ("tag:resource-group", (lower_id(out["subscriptionId"]) + "/" + out["resourceGroup"].str.lower()).map(rg_tag)),
         ("tag:subscription", lower_id(out["subscriptionId"]).map(sub_tag)),
     )
+    tag_owner = pd.Series([None] * n, index=out.index, dtype=object)
     for label, values in levels:
         take = owner.isna() & values.notna()
         owner[take], source[take] = values[take], label
+        tag_owner = tag_owner.where(tag_owner.notna(), values)
 
     # 3. Mapping file (longest ARM id prefix), 4. fallback.
     if mapping:
@@ -136,4 +139,7 @@ def resolve_owners(
     rest = owner.isna()
     owner[rest], source[rest] = fallback, "fallback"
     out["owner"], out["ownerSource"] = owner, source
+    # The owner the tags name, beside a governance owner that may contradict it (flagged, not resolved).
+    out["ownerTag"] = tag_owner.fillna("").astype(object)
+    out["ownerConflict"] = (source.eq("governance") & out["ownerTag"].ne("") & out["ownerTag"].ne(owner)).astype(bool)
     return out
