@@ -94,6 +94,13 @@ OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
         "firstEvaluationDate": "ts",      # Defender's first evaluation of the package on the container
         "packageCveCount": "nint",        # CVEs the package has (the query expands at most 400)
     },
+    "exemptions": {
+        "metadata": "json",               # properties.metadata, a JSON object as Azure stores it
+        "createdBy": "str",               # systemData: who created the exemption, and when
+        "createdAt": "ts",
+        "lastModifiedBy": "str",          # systemData: who changed it last, and when
+        "lastModifiedAt": "ts",
+    },
 }
 
 _ARROW_TYPES = {

@@ -144,6 +144,9 @@ def test_findings_source_records_which_per_cve_source_delivered_rows(tiny, tmp_p
     ("findings.recommendations", "properties.resourceAdditionalData", "properties.resourceAdditionalDetails",
      ["registryHost", "repositoryName", "imageDigest", "imageTags", "workloads"]),
     ("policy_states", "properties.complianceState", "properties.compliancestate", ["complianceState"]),
+    ("exemptions", "properties.metadata", "properties.metaData", ["metadata"]),
+    ("exemptions", "systemData.createdBy", "properties.systemData.createdBy", ["createdBy"]),
+    ("exemptions", "systemData.lastModifiedAt", "systemData.lastModifiedOn", ["lastModifiedAt"]),
 ])
 def test_changing_one_property_path_in_a_query_file_fails_the_comparison(emulator, tiny, tmp_path, monkeypatch,
                                                                           query, path, changed, columns):

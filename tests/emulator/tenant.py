@@ -404,6 +404,25 @@ def _legacy_record(s: Legacy, assessment_id: str | None = None) -> dict:
         os_platform=p.os[0], os_version=p.os[1], workloads=[w.as_record() for w in s.workloads])
 
 
+# Per subscription: the exemption's metadata (approval keys in several spellings, other keys, none at
+# all) and its ARM systemData (absent for the last one, as for an exemption Resource Graph has no
+# systemData for).
+EXEMPTION_METADATA = (
+    {"approvedBy": "Ciso@Contoso.com", "requestedBy": "team-a@contoso.com", "ticket": "CHG-1000",
+     "riskScore": 7, "notes": {"review": "quarterly"}},
+    {"Approver": "risk-board@contoso.com", "TicketNumber": "CHG-1001", "pacOwnerId": "f2ce1aea-1111"},
+    {},
+)
+EXEMPTION_SYSTEM_DATA = (
+    {"createdBy": "alice@contoso.com", "createdByType": "User", "createdAt": "2026-09-01T10:00:00.1234567Z",
+     "lastModifiedBy": "c0ffee00-0000-4000-8000-000000000001", "lastModifiedByType": "Application",
+     "lastModifiedAt": "2026-10-02T09:30:00Z"},
+    {"createdBy": "bob@contoso.com", "createdByType": "User", "createdAt": "2026-08-15T00:00:00Z",
+     "lastModifiedBy": "bob@contoso.com", "lastModifiedByType": "User", "lastModifiedAt": "2026-08-15T00:00:00Z"},
+    None,
+)
+
+
 def _records() -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
     t = TENANT_ID
     resources, containers, policy, security = [], [], [], []
@@ -436,12 +455,15 @@ def _records() -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
                     subscription_id=sub, resource_group=c.rg, owner=f"Owner{si}@Contoso.com",
                     due="2026-11-15T00:00:00Z", grace=si % 2 == 0))
         scope = f"/subscriptions/{sub}/resourceGroups/rg-AKS-1"
-        policy.append(rec.policy_exemption(
+        exemption = rec.policy_exemption(
             scope=scope, name=f"ex-{si}", tenant_id=t, subscription_id=sub, resource_group="rg-AKS-1",
             assignment_id=f"/subscriptions/{sub}/providers/microsoft.authorization/policyassignments/securitycenterbuiltin",
             reference_ids=[REFERENCE], category="Waiver" if si % 2 == 0 else "Mitigated", display_name="Accepted risk <b>",
             description='=HYPERLINK("http://evil")', expires_on=None if si == 0 else "2026-12-31T00:00:00Z",
-            metadata={"ticket": f"CHG-{1000 + si}"}))
+            metadata=EXEMPTION_METADATA[si])
+        if EXEMPTION_SYSTEM_DATA[si] is not None:
+            exemption["systemData"] = EXEMPTION_SYSTEM_DATA[si]
+        policy.append(exemption)
         for control, counts in (("DS.6", (1, 1, 0)), ("PV.6", (1, 1, 0) if si != 2 else (0, 1, 1)), ("LT.2", (3, 0, 0))):
             security.append(rec.regulatory_assessment(
                 subscription_id=sub, standard=STANDARD, control=control, key=KEY, tenant_id=t,
@@ -555,7 +577,14 @@ def _expected() -> dict[str, pd.DataFrame]:
                                   "securitycenterbuiltin",
             "policyDefinitionReferenceIds": [REFERENCE], "category": "Waiver" if si % 2 == 0 else "Mitigated",
             "displayName": "Accepted risk <b>", "description": '=HYPERLINK("http://evil")',
-            "expiresOn": None if si == 0 else "2026-12-31T00:00:00Z"})
+            "expiresOn": None if si == 0 else "2026-12-31T00:00:00Z",
+            # metadata as stored ({} when the exemption has none); systemData's fields, "" and null
+            # when the record has no systemData (tostring / todatetime of a missing value)
+            "metadata": EXEMPTION_METADATA[si],
+            "createdBy": (EXEMPTION_SYSTEM_DATA[si] or {}).get("createdBy", ""),
+            "createdAt": (EXEMPTION_SYSTEM_DATA[si] or {}).get("createdAt"),
+            "lastModifiedBy": (EXEMPTION_SYSTEM_DATA[si] or {}).get("lastModifiedBy", ""),
+            "lastModifiedAt": (EXEMPTION_SYSTEM_DATA[si] or {}).get("lastModifiedAt")})
         for control, counts in (("DS.6", (1, 1, 0)), ("PV.6", (1, 1, 0) if si != 2 else (0, 1, 1))):
             rows["regulatory_compliance"].append({
                 "id": f"/subscriptions/{sub}/providers/Microsoft.Security/regulatoryComplianceStandards/{STANDARD}"
