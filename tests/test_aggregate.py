@@ -154,7 +154,8 @@ def test_first_seen_due_and_overdue(tmp_path):
     a, g = b.cluster_id("a"), b.cluster_id("g")
     ga = b.assessment(g)
     earlier = b.snapshot(tmp_path / "h1", collected_at="2026-09-30T06:00:00Z",
-                         findings=[b.finding(a, "CVE-OLD", "Critical", status="Healthy")])
+                         findings=[b.finding(a, "CVE-OLD", "Critical"),
+                                   b.finding(a, "CVE-NEW", "Low", status="Healthy")])   # not open: no clock
     fh = [{"TimeGenerated": "2026-10-20T00:00:00Z", "AssessedResourceId": a.upper(), "VulnerabilityId": "CVE-FH",
            "imageDigest": "sha256:aaa", "packageName": "openssl", "RecommendationState": "Unhealthy",
            "RecommendationSeverity": "High", "IsSnapshot": False}]
@@ -177,13 +178,20 @@ def test_first_seen_due_and_overdue(tmp_path):
     assert t.loc["CVE-OLD", "ageDays"] == 31
 
 
-def test_governance_due_date_in_the_past_makes_fresh_finding_overdue(tmp_path):
+def test_governance_due_date_applies_only_to_findings_first_seen_on_or_before_it(tmp_path):
     g = b.cluster_id("g")
     ga = b.assessment(g)
     m = model_of(tmp_path, clusters=[b.cluster("g")], assessments=[ga],
                  governance_assignments=[b.governance(ga["id"], "gov@x", "2026-10-01T00:00:00Z")],
-                 findings=[b.finding(g, "CVE-1", "Low")])
-    assert m.findings.overdue == 1
+                 findings=[b.finding(g, "CVE-1", "Low", firstEvaluationDate="2026-09-15T00:00:00Z"),  # before: governance
+                           b.finding(g, "CVE-2", "Low", firstEvaluationDate="2026-10-01T00:00:00Z"),  # on it: governance
+                           b.finding(g, "CVE-3", "Low")])   # first seen now, after the date: SLA (Low 180 days)
+    t = m.tables.findings.set_index("cveId")
+    assert t.loc["CVE-1", "dueSource"] == "governance" and bool(t.loc["CVE-1", "overdue"])
+    assert t.loc["CVE-2", "dueSource"] == "governance" and t.loc["CVE-2", "daysOverdue"] == 30
+    assert t.loc["CVE-3", "dueSource"] == "sla" and not t.loc["CVE-3", "overdue"]
+    assert t.loc["CVE-3", "dueDate"] == pd.Timestamp(b.AS_OF) + pd.Timedelta(days=180)
+    assert m.findings.overdue == 2
 
 
 def test_coverage_lists_clusters_without_assessment(tmp_path):
@@ -205,9 +213,10 @@ def test_changes_since_previous_snapshot_by_owner(tmp_path):
                  findings=[b.finding(a, "CVE-KEEP"), b.finding(a, "CVE-WASEXEMPT"), b.finding(c, "CVE-NEW")])
     ch = m.changes
     assert (ch.new, ch.resolved, ch.persisting) == (2, 2, 1)  # new: WASEXEMPT, NEW; resolved: GONE, GONE2
+    assert ch.rebuilt_still_vulnerable == 0
     assert ch.previous_as_of == pd.Timestamp("2026-09-30T06:00:00Z")
     by = m.tables.changes_by_owner.set_index("owner")
-    assert by.loc["alice"].tolist() == [1, 1, 1] and by.loc["carol"].tolist() == [1, 1, 0]
+    assert by.loc["alice"].tolist() == [1, 1, 1, 0] and by.loc["carol"].tolist() == [1, 1, 0, 0]
     assert sorted(m.tables.changes["cveId"]) == ["CVE-GONE", "CVE-GONE2", "CVE-NEW", "CVE-WASEXEMPT"]
     assert [p.label for p in m.history] == ["2026-08", "2026-09", "2026-10"]
     assert (m.history[1].new, m.history[1].resolved) == (3, 1)
@@ -282,7 +291,7 @@ def test_governance_due_date_counts_even_without_an_owner(tmp_path):
     ga = b.assessment(g)
     m = model_of(tmp_path, clusters=[b.cluster("g", tags={"owner": "team"})], assessments=[ga],
                  governance_assignments=[b.governance(ga["id"], "  ", "2026-10-01T00:00:00Z")],
-                 findings=[b.finding(g, "CVE-1", "Low")])
+                 findings=[b.finding(g, "CVE-1", "Low", firstEvaluationDate="2026-09-01T00:00:00Z")])
     row = m.tables.findings.iloc[0]
     assert row["dueSource"] == "governance" and bool(row["overdue"])
     assert (row["owner"], row["ownerSource"]) == ("team", "tag:resource")
@@ -462,7 +471,8 @@ def test_overdue_critical_findings_and_earliest_due_per_cluster_are_model_figure
     ga = b.assessment(g)
     m = model_of(tmp_path, clusters=[b.cluster("g"), b.cluster("h")], assessments=[ga],
                  governance_assignments=[b.governance(ga["id"], "gov@x", "2026-10-01T00:00:00Z")],
-                 findings=[b.finding(g, "CVE-1", "Critical"), b.finding(g, "CVE-2", "High"),
+                 findings=[b.finding(g, "CVE-1", "Critical", firstEvaluationDate="2026-09-01T00:00:00Z"),
+                           b.finding(g, "CVE-2", "High", firstEvaluationDate="2026-09-01T00:00:00Z"),
                            b.finding(g, "CVE-3", "Critical", status="Healthy"),
                            b.finding(h, "CVE-4", "Critical"), b.finding(h.upper(), "CVE-5", "Low", package="zlib")])
     risks = m.tables.overdue_critical
@@ -481,21 +491,20 @@ def test_no_open_finding_means_no_risk_and_no_due_date(tmp_path):
     assert m.tables.overdue_critical.empty and m.earliest_due == {}
 
 
-def test_first_sightings_are_recorded_once_and_lowered_only_by_earlier_times():
+def test_lineage_first_sightings_are_lowered_only_by_earlier_times():
     import numpy as np
-    from reportgen.aggregate.findings import FindingKeys, Sightings
-    keys = FindingKeys()
-    k = keys.of(pd.Series(["a", "a", "b"]), pd.Series(["d1", "d1", "d2"]), pd.Series(["CVE-1", "CVE-2", "CVE-1"]),
-                pd.Series(["p", "p", None]))
-    assert len(set(k.tolist())) == 3
-    again = keys.of(pd.Series(["b"]), pd.Series(["d2"]), pd.Series(["CVE-1"]), pd.Series([""]))
-    assert again.tolist() == [k[2]]          # the same key in another snapshot (missing package = "")
+    from reportgen.aggregate.lineage import LineageTracker, first_evaluations
     t = pd.Timestamp
-    seen = Sightings()
-    seen.record(k[:2], t("2026-09-30T06:00:00Z"))
-    seen.record(k, t("2026-10-31T06:00:00Z"))            # a and its first CVE keep September
-    seen.lower(np.array([k[0], k[1], k[2], k[2]]),
-               pd.Series(pd.to_datetime(["2026-09-01", "2026-10-15", None, "2026-10-01"], utc=True)))
-    first = seen.first_seen(np.array([k[2], k[1], k[0], 12345]))
-    assert list(first[:3]) == [t("2026-10-01T00:00:00Z"), t("2026-09-30T06:00:00Z"), t("2026-09-01T00:00:00Z")]
-    assert pd.isna(first[3])
+    tracker = LineageTracker()
+    tracker.record_open(np.array([1, 2]), t("2026-09-30T06:00:00Z"))
+    tracker.record_open(np.array([1, 2, 3]), t("2026-10-31T06:00:00Z"))     # 1 and 2 keep September
+    tracker.record_open(np.array([1, 3, 3]), pd.Series(pd.to_datetime(["2026-09-01", "2026-10-15", "2026-10-01"],
+                                                                      utc=True)))
+    # firstEvaluationDate raised to publishedDate: 4's evaluation (Aug 1) predates its CVE (Aug 20)
+    tracker.record_evaluations(first_evaluations(
+        np.array([2, 4, 4]), pd.Series(pd.to_datetime(["2026-09-30T07:00:00Z", "2026-08-01T00:00:00Z", "2026-08-25T00:00:00Z"], utc=True)),
+        pd.Series(pd.to_datetime(["2026-01-01", "2026-08-20", "2026-08-20"], utc=True))))
+    first, source = tracker.first_seen(np.array([3, 2, 1, 4, 12345]))
+    assert list(first[:4]) == [t("2026-10-01T00:00:00Z"), t("2026-09-30T06:00:00Z"), t("2026-09-01T00:00:00Z"),
+                               t("2026-08-20T00:00:00Z")]
+    assert list(source) == ["sighting", "sighting", "sighting", "publishedDate", ""] and pd.isna(first[4])

@@ -16,8 +16,10 @@ from reportgen import __version__
 from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, parse_json, pct, per_value, severity_counts, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, load_exceptions
-from reportgen.aggregate.findings import (INDIVIDUAL, UNRECORDED, FindingKeys, Sightings, SnapshotFacts,
-                                          record_history_sightings, record_sightings, snapshot_facts, timeline)
+from reportgen.aggregate.findings import INDIVIDUAL, UNRECORDED, FindingKeys, SnapshotFacts, snapshot_facts, timeline
+from reportgen.aggregate.lineage import LineageKeys, LineageTracker
+from reportgen.aggregate.period import (SnapPoint, digests_text, empty_history, history_rows, lineage_changes,
+                                        monthly_sla, period_figures, population, population_table, snap_point)
 from reportgen.aggregate.model import (
     CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, DERIVED_VERDICTS, EXEMPTION_COLUMNS, FINDING_COLUMNS,
     SEVERITY_ORDER, Changes, ControlDef, ControlResult, Coverage, DatasetStatus, EvidenceGap, FindingsSummary,
@@ -32,12 +34,8 @@ _SEV_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
 _STATE_RANK = {"Open": 0, "Exempt": 1, "Other": 2, "Healthy": 3}
 # What the figures read of the open findings, and of an earlier month's findings (the changes,
 # time to fix and the trend): copies of a million rows hold only these columns.
-_OPEN_COLUMNS = ["key", "rid", "sev", "overdue", "owner", "ageDays", "exploitable", "fixStatus", "fixedVersion",
+_OPEN_COLUMNS = ["key", "lineage", "rid", "sev", "overdue", "owner", "ageDays", "exploitable", "fixStatus", "fixedVersion",
                  "cveId", "packageName", "repositoryName", "imageDigest", "resourceId"]
-_EARLIER_COLUMNS = ["key", "state", "rid", "sev", "cveId", "packageName", "repositoryName", "imageDigest",
-                    "resourceId", "firstSeen"]
-
-
 def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDef, ...],
                 history: list[Snapshot] | tuple[Snapshot, ...] = ()) -> ReportModel:
     """``history``: earlier snapshots (any order); only those before the current as-of count."""
@@ -46,23 +44,35 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     earlier = sorted((h for h in history if h.collected_at < snapshot.collected_at), key=lambda h: h.collected_at)
     sla = {k.lower(): int(v) for k, v in config.sla_days.items()}
 
-    # Walk the months oldest first, carrying each finding's first sighting forward.
-    keys, seen = FindingKeys(), Sightings()
+    # Walk the months oldest first, carrying each lineage's first sighting forward.
+    snaps = [*earlier, snapshot]
+    keys, lineages, tracker = FindingKeys(), LineageKeys(), LineageTracker()
+    for snap in snaps:
+        lineages.learn_repositories(snap.frames["findings"])
+    history_frames = [history_rows(s.frames["finding_history"], lineages) for s in snaps if "finding_history" in s.frames]
+    history_all = (pd.concat(history_frames, ignore_index=True).drop_duplicates(["lineage", "at", "imageDigest", "open"])
+                   if history_frames else empty_history())
+    evidence_start = min([s.collected_at for s in snaps] + ([history_all["at"].min()] if len(history_all) else []))
     points: list[HistoryPoint] = []
-    timelines: list[tuple[SnapshotFacts, pd.DataFrame]] = []
-    for snap in [*earlier, snapshot]:
-        facts = snapshot_facts(snap, config, controls, exceptions, mapping, keys)
-        if "finding_history" in snap.frames:
-            record_history_sightings(seen, snap.frames["finding_history"], keys)
-        tl = timeline(facts, seen, sla)
-        points.append(_history_point(facts, tl, controls, timelines[-1][1] if timelines else None))
-        record_sightings(seen, facts)
-        if snap is not snapshot:   # an earlier month: keep what the changes and the time to fix read
-            facts, tl = replace(facts, findings=facts.findings.iloc[0:0]), tl[_EARLIER_COLUMNS]
-        timelines.append((facts, tl))
-    del seen
-    facts, findings = timelines[-1]
-    previous = timelines[-2] if len(timelines) > 1 else None
+    snap_points: list[SnapPoint] = []
+    facts = findings = None
+    for snap in snaps:
+        facts = snapshot_facts(snap, config, controls, exceptions, mapping, keys, lineages)
+        tracker.record_evaluations(facts.evaluated)
+        if "finding_history" in snap.frames and len(snap.frames["finding_history"]):
+            h = history_rows(snap.frames["finding_history"], lineages)
+            tracker.record_open(h.loc[h["open"], "lineage"].to_numpy(), h.loc[h["open"], "at"])
+        tl = timeline(facts, tracker, sla, evidence_start)
+        point = snap_point(facts, tl, _period_start(snap))
+        points.append(_history_point(facts, tl, controls, point, snap_points[-1] if snap_points else None))
+        snap_points.append(point)
+        tracker.record_open(point.open_lineages(), facts.as_of)
+        if snap is snapshot:
+            findings = tl
+        else:   # an earlier month: only the slim point and the facts without findings are kept
+            facts_earlier = replace(facts, findings=facts.findings.iloc[0:0])
+    previous_facts = facts_earlier if len(snap_points) > 1 else None
+    previous = snap_points[-2] if len(snap_points) > 1 else None
 
     owner_of = facts.clusters.set_index("rid")
     owners, sources = owner_of["owner"].to_dict(), owner_of["ownerSource"].to_dict()
@@ -70,13 +80,15 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
                                ownerSource=per_value(findings["rid"], lambda r: sources.get(r, "fallback")))
     open_ = findings.loc[findings["state"].eq("Open"), _OPEN_COLUMNS]
 
-    control_results = tuple(_control_result(c, facts, previous[0] if previous else None, snapshot, config)
-                            for c in controls)
-    changes, change_rows, changes_by_owner = _changes(open_, facts, previous, config)
+    control_results = tuple(_control_result(c, facts, previous_facts, snapshot, config) for c in controls)
+    changes, change_rows, changes_by_owner = _changes(findings, snap_points[-1], previous, lineages, config)
+    pops = [population(snap_points, i, history_all, tracker, sla, evidence_start) for i in range(len(snap_points))]
+    monthly = tuple(m for pt, pop in zip(snap_points, pops) for m in monthly_sla(pt.label, pop.frame))
+    period = period_figures(pops[-1], snap_points[-1], monthly)
     clusters_table = _clusters_table(facts, findings, open_, snapshot, config.policy.assessment_keys)
     coverage = _coverage(snapshot, clusters_table, config.policy.assessment_keys)
     owners = _owners(clusters_table, open_)
-    summary = _findings_summary(findings, open_, facts, timelines, snapshot)
+    summary = _findings_summary(findings, open_, facts, pops)
     by_sla = open_.groupby(["sev", "overdue"], sort=False).size()
     sla_rows = tuple(
         SlaRow(severity=s, days=sla.get(s.lower()), open=int(by_sla.get((s, False), 0) + by_sla.get((s, True), 0)),
@@ -84,7 +96,7 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
         for s in SEVERITY_ORDER)
     exemptions_table = _exemptions_table(snapshot, exceptions, facts, findings)
     meta = _meta(snapshot, config)
-    findings_table = _findings_table(findings, facts)
+    findings_table = _findings_table(findings, facts, lineages)
     model_tables = ReportTables(
         findings=findings_table,
         clusters=clusters_table[list(CLUSTER_COLUMNS)],
@@ -93,6 +105,11 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
         changes=change_rows,
         changes_by_owner=changes_by_owner,
         overdue_critical=overdue_critical(findings_table),
+        period_population=population_table(
+            pops[-1], snap_points[-1], pops[-1].opening, lineages, _exemption_evidence(findings, exceptions),
+            snapshot.datasets["findings"].query_sha256 if "findings" in snapshot.datasets else None,
+            snapshot.datasets["finding_history"].query_sha256 if "finding_history" in snapshot.datasets else None,
+            config.owners.fallback),
     )
     datasets = tuple(
         DatasetStatus(name=name, status=info.status, rows=info.rows, pages=info.pages, sha256=info.sha256,
@@ -102,24 +119,29 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     model = ReportModel(meta=meta, controls=control_results, owners=owners, findings=summary, sla=sla_rows,
                         coverage=coverage, changes=changes, datasets=datasets, history=tuple(points),
                         insights=(), tables=model_tables, gaps=evidence_gaps(snapshot, datasets),
-                        earliest_due=earliest_due(findings_table))
+                        earliest_due=earliest_due(findings_table), period=period)
     return replace(model, insights=insights(model))
 
 
-def _history_point(facts: SnapshotFacts, tl: pd.DataFrame, controls, before: pd.DataFrame | None) -> HistoryPoint:
-    is_open = tl["state"].eq("Open")
-    open_keys = tl.loc[is_open, "key"].to_numpy()   # distinct within a snapshot
+def _history_point(facts: SnapshotFacts, tl: pd.DataFrame, controls, point: SnapPoint,
+                   before: SnapPoint | None) -> HistoryPoint:
+    """One month of the trend; new and resolved count lineages (DESIGN §6), as the changes do."""
     new = resolved = None
     if before is not None:
-        before_open = before.loc[before["state"].eq("Open"), "key"].to_numpy()
-        new, resolved = int((~np.isin(open_keys, before_open)).sum()), int((~np.isin(before_open, open_keys)).sum())
-    opened = tl.loc[is_open, ["sev", "overdue"]]
+        moved = lineage_changes(before, point)
+        new, resolved = len(moved.new), len(moved.resolved)
+    opened = tl.loc[tl["state"].eq("Open"), ["sev", "overdue"]]
     counts = {c.id: ctl.count(facts.control_weights[c.id]) for c in controls}
     return HistoryPoint(
         label=facts.as_of.strftime("%Y-%m"), as_of=facts.as_of,
         compliance_pct={cid: n.compliance_pct for cid, n in counts.items()},
         open_by_severity=severity_counts(opened["sev"]), overdue=int(opened["overdue"].sum()),
         new=new, resolved=resolved, control_status={cid: n.status for cid, n in counts.items()})
+
+
+def _period_start(snap: Snapshot) -> pd.Timestamp:
+    """The first instant (00:00 UTC) of the snapshot's period."""
+    return pd.Timestamp(str((snap.meta.get("period") or {}).get("start") or snap.collected_at.date()), tz="UTC")
 
 
 def _control_result(control: ControlDef, facts: SnapshotFacts, prev: SnapshotFacts | None, snapshot: Snapshot,
@@ -191,42 +213,83 @@ def assessment_gap_statement(n: int, total: int, assessment_keys: tuple[str, ...
             f"verdict derived from the findings beside it." + by_findings)
 
 
-def _changes(now_open: pd.DataFrame, facts: SnapshotFacts, previous, config: RunConfig):
+def _changes(findings: pd.DataFrame, now: SnapPoint, previous: SnapPoint | None, lineages: LineageKeys,
+             config: RunConfig):
+    """Changes since the previous snapshot over lineages: one row per new, resolved and rebuilt lineage."""
     empty_rows = pd.DataFrame(columns=list(CHANGE_COLUMNS))
-    empty_owner = pd.DataFrame(columns=["owner", "new", "resolved", "persisting"])
+    empty_owner = pd.DataFrame(columns=["owner", "new", "resolved", "persisting", "rebuilt_still_vulnerable"])
     if previous is None:
         return None, empty_rows, empty_owner
-    prev_facts, prev_tl = previous
-    prev_open = prev_tl[prev_tl["state"].eq("Open")]
-    prev_owner = prev_facts.clusters.set_index("rid")["owner"]
-    prev_open = prev_open.assign(owner=prev_open["rid"].map(prev_owner).fillna(config.owners.fallback))
-    prev_keys, now_keys = prev_open["key"].to_numpy(), now_open["key"].to_numpy()
-    new = now_open[~now_open["key"].isin(prev_keys)]
-    resolved = prev_open[~prev_open["key"].isin(now_keys)]
-    persisting = now_open[now_open["key"].isin(prev_keys)]
-    changes = Changes(previous_as_of=prev_facts.as_of, previous_run_id=prev_facts.run_id,
-                      new=len(new), resolved=len(resolved), persisting=len(persisting))
-    prev_names = prev_facts.clusters.set_index("rid")["name"]
-    now_names = facts.clusters.set_index("rid")["name"]
+    moved = lineage_changes(previous, now)
+    changes = Changes(previous_as_of=previous.as_of, previous_run_id=previous.run_id, new=len(moved.new),
+                      resolved=len(moved.resolved), persisting=len(moved.persisting),
+                      rebuilt_still_vulnerable=len(moved.rebuilt))
+    now_open = findings[findings["state"].eq("Open")]
+    before_open = previous.open_rows()
+    now_digests = digests_text(pd.DataFrame({"lineage": now_open["lineage"].to_numpy(),
+                                             "imageDigest": now_open["imageDigest"].to_numpy()}))
+    before_digests = digests_text(before_open[["lineage", "imageDigest"]])
+    # one row per lineage: its most severe open row (then the findings' own order)
+    rep = now_open.assign(_r=now_open["sev"].map(_SEV_RANK)).sort_values("_r", kind="stable").drop_duplicates("lineage")
+    rep = rep.set_index("lineage")
+    now_names = now.clusters.set_index("rid")["name"]
+    prev_clusters = previous.clusters.set_index("rid")
 
-    def rows(df: pd.DataFrame, label: str, names: pd.Series) -> pd.DataFrame:
+    def current_rows(ids: np.ndarray, label: str) -> pd.DataFrame:
+        r = rep.reindex(pd.Index(ids, dtype=np.int64))
         return pd.DataFrame({
-            "change": label, "severity": df["sev"], "cveId": df["cveId"], "packageName": df["packageName"],
-            "repositoryName": df["repositoryName"], "imageDigest": df["imageDigest"],
-            "clusterName": df["rid"].map(names).fillna(""), "resourceId": df["resourceId"], "owner": df["owner"],
-            "lineageId": "", "previousDigests": "",
+            "change": label, "severity": r["sev"].to_numpy(), "cveId": r["cveId"].to_numpy(),
+            "packageName": r["packageName"].to_numpy(), "repositoryName": r["repositoryName"].to_numpy(),
+            "imageDigest": now_digests.reindex(ids).fillna("").to_numpy(),
+            "clusterName": r["rid"].map(now_names).fillna("").to_numpy(), "resourceId": r["resourceId"].to_numpy(),
+            "owner": r["owner"].to_numpy(), "lineage": ids,
+            "previousDigests": before_digests.reindex(ids).fillna("").to_numpy() if label != "New" else "",
         })
-    table = pd.concat([rows(new, "New", now_names), rows(resolved, "Resolved", prev_names)], ignore_index=True)
+
+    b = before_open.assign(_r=before_open["sevrank"]).sort_values("_r", kind="stable").drop_duplicates("lineage")
+    b = b.set_index("lineage").reindex(pd.Index(moved.resolved, dtype=np.int64))
+    parts = lineages.parts(moved.resolved) if len(moved.resolved) else None
+    resolved_rows = pd.DataFrame({
+        "change": "Resolved", "severity": [SEVERITY_ORDER[int(r)] for r in b["sevrank"].to_numpy()],
+        "cveId": parts["cveId"].to_numpy() if parts is not None else [],
+        "packageName": parts["packageName"].to_numpy() if parts is not None else [],
+        "repositoryName": parts["repository"].to_numpy() if parts is not None else [],
+        "imageDigest": before_digests.reindex(moved.resolved).fillna("").to_numpy(),
+        "clusterName": b["rid"].map(prev_clusters["name"]).fillna("").to_numpy(),
+        "resourceId": b["rid"].map(prev_clusters["id"]).fillna("").to_numpy(),
+        "owner": b["rid"].map(prev_clusters["owner"]).fillna(config.owners.fallback).to_numpy(),
+        "lineage": moved.resolved, "previousDigests": "",
+    })
+    table = pd.concat([current_rows(moved.new, "New"), resolved_rows,
+                       current_rows(moved.rebuilt, REBUILT)], ignore_index=True)
+    table["lineageId"] = lineages.lineage_ids(table["lineage"].to_numpy(dtype=np.int64)) if len(table) else ""
     if len(table):
-        table = table.assign(_r=table["severity"].map(_SEV_RANK)).sort_values(
-            ["change", "_r", "owner", "cveId", "resourceId"], kind="stable").drop(columns="_r")
+        order = {"New": 0, "Resolved": 1, REBUILT: 2}
+        table = table.assign(_c=table["change"].map(order), _r=table["severity"].map(_SEV_RANK)).sort_values(
+            ["_c", "_r", "owner", "cveId", "resourceId", "lineageId"], kind="stable").drop(columns=["_c", "_r"])
+    owner_now = rep["owner"]
+    persisting_owner = owner_now.reindex(pd.Index(moved.persisting, dtype=np.int64))
     by_owner = pd.concat([
-        new.groupby("owner").size().rename("new"),
-        resolved.groupby("owner").size().rename("resolved"),
-        persisting.groupby("owner").size().rename("persisting"),
+        table[table["change"].eq("New")].groupby("owner").size().rename("new"),
+        table[table["change"].eq("Resolved")].groupby("owner").size().rename("resolved"),
+        persisting_owner.groupby(persisting_owner.to_numpy()).size().rename("persisting"),
+        table[table["change"].eq(REBUILT)].groupby("owner").size().rename("rebuilt_still_vulnerable"),
     ], axis=1).fillna(0).astype(int).reset_index(names="owner")
     by_owner = by_owner.sort_values(["new", "owner"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return changes, table.reset_index(drop=True)[list(CHANGE_COLUMNS)], by_owner
+
+
+REBUILT = "Rebuilt, still vulnerable"
+
+
+def _exemption_evidence(findings: pd.DataFrame, exceptions: tuple[LocalException, ...]) -> pd.Series:
+    """Per lineage, what exempts its rows now: the exemption text of its first exempt row, with the
+    approval of a local exception (approver, ticket, expiry)."""
+    exempt = findings.loc[findings["state"].eq("Exempt"), ["lineage", "exemption"]].drop_duplicates("lineage")
+    approvals = {f"Local exception {e.id}: {e.reason}": (f"Local exception {e.id}: {e.reason} (approved by {e.approver}"
+                                                         + (f", ticket {e.ticket}" if e.ticket else "")
+                                                         + f", expires {e.expires:%Y-%m-%d})") for e in exceptions}
+    return exempt.set_index("lineage")["exemption"].map(lambda t: approvals.get(t, t))
 
 
 def _configured_assessment_rids(assessments: pd.DataFrame, assessment_keys: tuple[str, ...]) -> set[str]:
@@ -291,9 +354,8 @@ def _owners(clusters: pd.DataFrame, open_: pd.DataFrame) -> tuple[OwnerResult, .
     return tuple(sorted(results, key=lambda o: (-o.open_findings, o.owner)))
 
 
-def _findings_summary(findings, open_, facts, timelines, snapshot) -> FindingsSummary:
+def _findings_summary(findings, open_, facts, pops) -> FindingsSummary:
     fixable = _fixable(open_)
-    ttf = _time_to_fix(timelines, snapshot)
     return FindingsSummary(
         open=len(open_), exempt=int(findings["state"].eq("Exempt").sum()),
         by_severity=severity_counts(open_["sev"]), fixable=int(fixable.sum()), sources=dict(facts.source_counts),
@@ -301,7 +363,7 @@ def _findings_summary(findings, open_, facts, timelines, snapshot) -> FindingsSu
         overdue_by_severity=severity_counts(open_.loc[open_["overdue"], "sev"]),
         duplicates_dropped=facts.duplicates,
         median_age_days=float(open_["ageDays"].median()) if len(open_) else None,
-        median_time_to_fix_days=ttf,
+        median_time_to_fix_days=_time_to_fix(pops),
     )
 
 
@@ -311,17 +373,11 @@ def _fixable(df: pd.DataFrame) -> pd.Series:
     return status.eq("fixavailable") | (status.isin(["", "unknown"]) & fixed_version)
 
 
-def _time_to_fix(timelines, snapshot: Snapshot) -> float | None:
-    """Median days from first seen to the first snapshot where a finding is no longer open."""
-    durations = []
-    for (_, before), (after_facts, after) in zip(timelines, timelines[1:]):
-        was_open = before[before["state"].eq("Open")]
-        fixed = was_open[~was_open["key"].isin(after.loc[after["state"].eq("Open"), "key"].to_numpy())]
-        durations.append((after_facts.as_of - fixed["firstSeen"]).dt.total_seconds() / 86400)
-    if not durations:
-        return None
-    all_ = pd.concat(durations)
-    return round(float(all_.median()), 1) if len(all_) else None
+def _time_to_fix(pops) -> float | None:
+    """Median days from first seen to the fix, over the lineages fixed in every period of the history."""
+    fixed = [p.frame.loc[p.frame["closeReason"].eq("fixed"), ["lineage", "closed", "daysToFix"]] for p in pops]
+    all_ = pd.concat(fixed, ignore_index=True).drop_duplicates(["lineage", "closed"]) if fixed else None
+    return round(float(all_["daysToFix"].median()), 1) if all_ is not None and len(all_) else None
 
 
 def _exemptions_table(snapshot: Snapshot, exceptions: tuple[LocalException, ...], facts: SnapshotFacts,
@@ -402,7 +458,7 @@ def _workloads_text(value) -> str:
     return "; ".join(parts)
 
 
-def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts) -> pd.DataFrame:
+def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts, lineages: LineageKeys) -> pd.DataFrame:
     """Every distinct finding for display, sorted: open first, then overdue, severity, exploitable,
     CVSS (highest first, missing last), CVE, cluster, digest, package (the last four make the
     order total). Text derived from JSON is computed once per distinct value."""
@@ -441,8 +497,8 @@ def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts) -> pd.DataFram
         "publishedDate": column(findings["publishedDate"]), "statusCode": column(findings["statusCode"]),
         "statusCause": column(findings["statusCause"]),
         "source": source.where(source.ne(""), UNRECORDED),
-        "ageIsLowerBound": column(findings["ageIsLowerBound"]) if "ageIsLowerBound" in findings else False,
-        "lineageId": column(findings["lineageId"]) if "lineageId" in findings else "",
+        "ageIsLowerBound": column(findings["ageIsLowerBound"]),
+        "lineageId": pd.Series(lineages.lineage_ids(findings["lineage"].to_numpy()[order]), dtype=object),
     }
     return pd.DataFrame(table, columns=list(FINDING_COLUMNS), copy=False)   # no copy into one block
 
@@ -545,6 +601,20 @@ def evidence_gaps(snapshot: Snapshot, datasets: tuple[DatasetStatus, ...]) -> tu
     return tuple(out)
 
 
+def not_assessed_sentence(not_assessed: tuple[str, ...], clusters: pd.DataFrame) -> str:
+    """What the pack can say of clusters Defender does not assess: their policy state as Azure gives it,
+    which is no evidence about their vulnerabilities either way."""
+    n = len(not_assessed)
+    ids = {i.lower().rstrip("/") for i in not_assessed}
+    states = clusters.loc[clusters["id"].str.lower().str.rstrip("/").isin(ids), "policyState"].value_counts()
+    told = " and ".join(f"{c:,} {state}" for state, c in sorted(states.items(), key=lambda kv: (-kv[1], kv[0])))
+    one = n == 1
+    return (f"{n:,} cluster{'' if one else 's'} {'is' if one else 'are'} not assessed by Defender, so "
+            f"{'its' if one else 'their'} vulnerabilities are not known; the policy reports "
+            f"{'it' if one else 'them'} as {told or 'no state'}, which is no evidence of "
+            f"{'its' if one else 'their'} images' vulnerabilities.")
+
+
 ROUTINE_GAPS = ("dataset-skipped", "not-configured")   # a source nobody configured: stated, not headlined
 
 
@@ -598,11 +668,13 @@ def insights(model: ReportModel) -> tuple[str, ...]:
                           f"{'its' if n == 1 else 'their'} policy state the pack shows a verdict derived from the "
                           f"findings."))
     elif cov.not_assessed:
-        n = len(cov.not_assessed)
-        ranked.append((2, f"{n} cluster{'s are' if n != 1 else ' is'} not assessed by Defender and "
-                          f"count{'' if n != 1 else 's'} as non-compliant until covered."))
+        ranked.append((2, not_assessed_sentence(cov.not_assessed, model.tables.clusters)))
     if model.changes is not None:
-        ranked.append((4, f"Since {model.changes.previous_as_of:%d %b %Y}, {model.changes.new:,} findings appeared "
-                          f"and {model.changes.resolved:,} were resolved; {model.changes.persisting:,} persist."))
+        ch = model.changes
+        rebuilt = (f", {ch.rebuilt_still_vulnerable:,} of them in a rebuilt image that still carries the CVE"
+                   if ch.rebuilt_still_vulnerable else "")
+        ranked.append((4, f"Since {ch.previous_as_of:%d %b %Y}, {ch.new:,} vulnerabilities (a CVE in a package of a "
+                          f"repository on a cluster) appeared and {ch.resolved:,} were resolved; "
+                          f"{ch.persisting:,} persist{rebuilt}."))
     keep = sorted(range(len(ranked)), key=lambda i: (ranked[i][0], i))[:5]
     return tuple(ranked[i][1] for i in sorted(keep))

@@ -49,6 +49,18 @@ def per_value(series: pd.Series, fn: Callable[[Any], Any], dtype: Any = object) 
     return out
 
 
+def pair_ids(ids: dict[tuple[str, str], int], left: pd.Series, right: pd.Series) -> np.ndarray:
+    """Whole-number ids of (left, right) value pairs, numbered in ``ids`` (shared between calls); each
+    distinct value and pair is looked at once."""
+    left_codes, left_values = pd.factorize(left.to_numpy(dtype=object), sort=False)
+    right_codes, right_values = pd.factorize(right.to_numpy(dtype=object), sort=False)
+    width = max(len(right_values), 1)
+    pair_codes, pairs = pd.factorize(left_codes.astype(np.int64) * width + right_codes, sort=False)
+    numbers = np.fromiter((ids.setdefault((left_values[p // width], right_values[p % width]), len(ids))
+                           for p in pairs.tolist()), dtype=np.int64, count=len(pairs))
+    return numbers[pair_codes] if len(pair_codes) else np.array([], dtype=np.int64)
+
+
 def sort_codes(series: pd.Series) -> np.ndarray:
     """Whole numbers that sort like the values of a text column (missing values last, equal values
     equal), from sorting its distinct values only; for ``np.lexsort``."""

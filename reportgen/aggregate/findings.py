@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from reportgen.aggregate import controls as ctl
-from reportgen.aggregate.common import lower_id, normalize_severity, parse_json, per_value, sort_codes, text
+from reportgen.aggregate.common import lower_id, normalize_severity, pair_ids, parse_json, per_value, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, match_mask
+from reportgen.aggregate.lineage import SIGHTING, LineageKeys, LineageTracker, first_evaluations
 from reportgen.aggregate.model import ControlDef
 from reportgen.aggregate.owners import cluster_universe, resolve_owners
 from reportgen.config import RunConfig
@@ -51,53 +52,9 @@ class FindingKeys:
         self._vulns: dict[tuple[str, str], int] = {}
 
     def of(self, rid: pd.Series, digest: pd.Series, cve: pd.Series, package: pd.Series) -> np.ndarray:
-        images = _pair_ids(self._images, rid, text(digest))
-        vulns = _pair_ids(self._vulns, text(cve), text(package))
+        images = pair_ids(self._images, rid, text(digest))
+        vulns = pair_ids(self._vulns, text(cve), text(package))
         return (images << 32) | vulns
-
-
-def _pair_ids(ids: dict[tuple[str, str], int], left: pd.Series, right: pd.Series) -> np.ndarray:
-    left_codes, left_values = pd.factorize(left.to_numpy(dtype=object), sort=False)
-    right_codes, right_values = pd.factorize(right.to_numpy(dtype=object), sort=False)
-    width = max(len(right_values), 1)
-    pair_codes, pairs = pd.factorize(left_codes.astype(np.int64) * width + right_codes, sort=False)
-    numbers = np.fromiter((ids.setdefault((left_values[p // width], right_values[p % width]), len(ids))
-                           for p in pairs.tolist()), dtype=np.int64, count=len(pairs))
-    return numbers[pair_codes] if len(pair_codes) else np.array([], dtype=np.int64)
-
-
-class Sightings:
-    """The first sighting of each finding key, fed with the snapshots oldest first."""
-
-    def __init__(self) -> None:
-        self._first = pd.Series(pd.DatetimeIndex([], tz="UTC").as_unit("us"), index=pd.Index([], dtype=np.int64))
-
-    def record(self, keys: np.ndarray, as_of: pd.Timestamp) -> None:
-        """Keys not seen before were first seen at ``as_of``."""
-        new = pd.unique(keys[~pd.Index(keys).isin(self._first.index)])
-        if len(new):
-            self._add(pd.Series(pd.Timestamp(as_of), index=pd.Index(new, dtype=np.int64)))
-
-    def lower(self, keys: np.ndarray, times: pd.Series) -> None:
-        """Earlier sightings (continuous export): a key's earliest time replaces a later one."""
-        times = pd.Series(times.array, index=pd.Index(keys, dtype=np.int64)).astype("datetime64[us, UTC]")
-        earliest = times.groupby(level=0, sort=False).min()
-        known = earliest.index.isin(self._first.index)
-        if known.any():
-            old = self._first.reindex(earliest.index[known])
-            update = (earliest[known] < old).to_numpy()   # NaT never replaces nor is replaced
-            if update.any():
-                self._first.loc[old.index[update]] = earliest[known][update]
-        self._add(earliest[~known])
-
-    def first_seen(self, keys: np.ndarray) -> pd.Series:
-        """First sightings of ``keys`` in order (NaT for keys never seen)."""
-        return self._first.reindex(pd.Index(keys, dtype=np.int64)).reset_index(drop=True)
-
-    def _add(self, more: pd.Series) -> None:
-        if len(more):
-            more = more.astype("datetime64[us, UTC]")
-            self._first = pd.concat([self._first, more]) if len(self._first) else more
 
 
 @dataclass(frozen=True)
@@ -113,6 +70,8 @@ class SnapshotFacts:
     source_counts: dict[str, int] = field(default_factory=dict)  # representative source -> distinct findings;
                                                                  # "both": delivered by both sources
     cluster_sources: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))  # rid -> "a, b"
+    # per lineage (index), the earliest firstEvaluationDate of its rows raised to publishedDate: at, source
+    evaluated: pd.DataFrame = field(default_factory=lambda: first_evaluations(np.array([], dtype=np.int64), None, None))
 
     @property
     def open(self) -> pd.DataFrame:
@@ -121,8 +80,9 @@ class SnapshotFacts:
 
 def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef, ...],
                    exceptions: tuple[LocalException, ...], mapping: list[tuple[str, str]],
-                   keys: FindingKeys | None = None) -> SnapshotFacts:
-    """``keys``: shared by the snapshots of one build, so that their findings' keys compare."""
+                   keys: FindingKeys | None = None, lineages: LineageKeys | None = None) -> SnapshotFacts:
+    """``keys`` and ``lineages``: shared by the snapshots of one build, so that their keys compare.
+    The distinct findings carry their lineage (column ``lineage``)."""
     f = snap.frames
     as_of = snap.collected_at
     keys = keys or FindingKeys()
@@ -141,6 +101,9 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
 
     rid = lower_id(findings["resourceId"])
     key = keys.of(rid, findings["imageDigest"], findings["cveId"], findings["packageName"])
+    lineages = lineages or LineageKeys()
+    lineage = lineages.of_findings(findings, rid)
+    evaluated = first_evaluations(lineage, findings.get("firstEvaluationDate"), findings["publishedDate"])
     source = (per_value(text(findings["source"]), lambda v: v.strip().lower()) if "source" in findings.columns
               else pd.Series("", index=findings.index, dtype=object))
     unhealthy = per_value(text(findings["statusCode"]), lambda v: v.strip().lower() == "unhealthy", bool)
@@ -152,12 +115,12 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
     rows = order[first_of_key]
     workloads = _workload_union(key, findings["workloads"])
     distinct = findings.take(rows).reset_index(drop=True)
-    distinct = distinct.assign(rid=_objects(rid.to_numpy()[rows]), key=key[rows],
+    distinct = distinct.assign(rid=_objects(rid.to_numpy()[rows]), key=key[rows], lineage=lineage[rows],
                                source=_objects(source.to_numpy()[rows]), workloads=_objects(workloads[rows]))
     duplicates = len(findings) - len(distinct)
     source_counts = _source_counts(key, source, distinct["source"])
     cluster_sources = _cluster_sources(rid, source)
-    del rid, key, source, unhealthy, order, workloads
+    del rid, key, lineage, source, unhealthy, order, workloads
 
     status = per_value(text(distinct["statusCode"]), lambda v: v.strip().lower())
     cause = per_value(text(distinct["statusCause"]), lambda v: v.strip().lower())
@@ -177,7 +140,8 @@ def snapshot_facts(snap: Snapshot, config: RunConfig, controls: tuple[ControlDef
         distinct.loc[hit, "exemption"] = f"Local exception {exc.id}: {exc.reason}"
     return SnapshotFacts(as_of=as_of, run_id=snap.run_id, clusters=clusters, findings=distinct,
                          duplicates=duplicates, control_weights=control_weights, overall_weights=overall,
-                         exception_matches=matches, source_counts=source_counts, cluster_sources=cluster_sources)
+                         exception_matches=matches, source_counts=source_counts, cluster_sources=cluster_sources,
+                         evaluated=evaluated)
 
 
 def _objects(values: np.ndarray) -> pd.Series:
@@ -269,48 +233,50 @@ def _cluster_sources(rid: pd.Series, source: pd.Series) -> pd.Series:
     return pairs.groupby("rid", sort=True)["source"].agg(", ".join)
 
 
-def record_sightings(seen: Sightings, facts: SnapshotFacts) -> None:
-    """Remember the as-of time of every distinct finding (any state) not seen before.
+def timeline(facts: SnapshotFacts, tracker: LineageTracker, sla_days: dict[str, int],
+             evidence_start: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Add firstSeen, firstSeenSource, ageIsLowerBound, dueDate, dueSource, ageDays, overdue, daysOverdue
+    to a snapshot's distinct findings.
 
-    Snapshots are fed oldest first, so the first time a key is recorded is its first sighting.
+    First seen is the lineage's (``tracker``, fed with every earlier sighting); a lineage never
+    sighted open before is first seen now. The age is a lower bound when the first seen comes
+    from a sighting at ``evidence_start`` (the earliest snapshot or history row of the build):
+    the finding may be older than the evidence. Due date (DESIGN §6): the cluster's governance
+    remediationDueDate when the first seen is on or before it, else first seen + the SLA days of
+    the row's severity; none for unknown severity.
     """
-    seen.record(facts.findings["key"].to_numpy(), facts.as_of)
-
-
-def record_history_sightings(seen: Sightings, finding_history: pd.DataFrame, keys: FindingKeys) -> None:
-    """Lower first sightings with the earliest TimeGenerated in continuous-export finding history."""
-    if finding_history.empty:
-        return
-    seen.lower(keys.of(lower_id(finding_history["AssessedResourceId"]), finding_history["imageDigest"],
-                       finding_history["VulnerabilityId"], finding_history["packageName"]),
-               finding_history["TimeGenerated"])
-
-
-def timeline(facts: SnapshotFacts, seen: Sightings, sla_days: dict[str, int]) -> pd.DataFrame:
-    """Add firstSeen, dueDate, ageDays, overdue, daysOverdue to a snapshot's distinct findings."""
     df = facts.findings
     as_of = facts.as_of
-    first = seen.first_seen(df["key"].to_numpy())
-    first = first.fillna(as_of).clip(upper=as_of).astype("datetime64[us, UTC]")
+    first, first_source = tracker.first_seen(df["lineage"].to_numpy())
+    never = first.isna() | (first > as_of)
+    first = first.where(~never, as_of).astype("datetime64[us, UTC]")
+    first_source = first_source.where(~never, SIGHTING)
+    lower_bound = (first_source.eq(SIGHTING) & (first <= evidence_start)) if evidence_start is not None else \
+        pd.Series(False, index=first.index)
     days = per_value(df["sev"], lambda v: sla_days.get(v.lower(), np.nan), float)
     sla_due = first + pd.to_timedelta(days, unit="D")
     gov = facts.clusters.set_index("rid")["governanceDueDate"]
     gov = gov[~gov.index.duplicated()]
-    gov_due = per_value(df["rid"], lambda r: gov.get(r, pd.NaT), "datetime64[us, UTC]")
-    due = gov_due.where(gov_due.notna(), sla_due)
-    is_open = df["state"].eq("Open")
-    overdue = is_open & due.notna() & (due < as_of)
-    days_over = ((as_of - due).dt.total_seconds() // 86400).where(overdue)
-    return df.assign(firstSeen=first, dueDate=due,
-                     dueSource=_objects(np.where(gov_due.notna(), "governance", "sla")),
-                     ageDays=((as_of - first).dt.total_seconds() // 86400).astype("int64"),
-                     overdue=overdue, daysOverdue=days_over.astype("Int64"))
+    gov_due = per_value(df["rid"], lambda r: gov.get(r, pd.NaT), "datetime64[us, UTC]").reset_index(drop=True)
+    gov_applies = gov_due.notna() & (first <= gov_due)
+    due = gov_due.where(gov_applies, sla_due)
+    source = np.where(gov_applies, "governance", np.where(sla_due.notna(), "sla", "none"))
+    is_open = df["state"].eq("Open").to_numpy()
+    overdue = pd.Series(is_open & due.notna().to_numpy() & (due < as_of).to_numpy(), index=df.index)
+    days_over = ((as_of - due).dt.total_seconds() // 86400).where(overdue.to_numpy())
+    return df.assign(firstSeen=first.to_numpy(), firstSeenSource=_objects(first_source.to_numpy()),
+                     ageIsLowerBound=lower_bound.to_numpy(dtype=bool), dueDate=due.to_numpy(),
+                     dueSource=_objects(source),
+                     ageDays=((as_of - first).dt.total_seconds() // 86400).astype("int64").to_numpy(),
+                     overdue=overdue, daysOverdue=pd.array(days_over.to_numpy(), dtype="Int64"))
 
 
 def due_date_method(sla_days: Mapping[str, int]) -> str:
     """How ``timeline`` sets due dates and overdue flags, in one sentence for every document."""
     sla = ", ".join(f"{severity} {days} days" for severity, days in sla_days.items())
-    return ("Due date: the remediation due date of the cluster's Defender governance assignment when there is "
-            f"one, otherwise first seen plus the SLA days of the finding's severity ({sla}); a finding of "
-            "unknown severity has no SLA and is due only by a governance date. Overdue: open, and due before "
-            "the as-of time.")
+    return ("Due date: the remediation due date of the cluster's Defender governance assignment when the finding "
+            f"was first seen on or before it, otherwise first seen plus the SLA days of the finding's severity "
+            f"({sla}); a finding of unknown severity has no SLA and is due only by a governance date. First seen "
+            "is that of the finding's lineage (the same CVE and package on the same cluster and repository, "
+            "across image rebuilds): its earliest open sighting or Defender's firstEvaluationDate, raised to the "
+            "CVE's published date. Overdue: open, and due before the as-of time.")

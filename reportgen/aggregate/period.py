@@ -1,0 +1,340 @@
+"""Lineages over time: changes between snapshots and the period population (DESIGN §6).
+
+A snapshot is a sighting of every lineage at its ``collected_at``: a lineage is open there when
+one of its rows is Unhealthy and not excepted. A ``finding_history`` row is a sighting of its
+lineage at its ``TimeGenerated``. The period population is every lineage open in the opening
+snapshot (the latest one collected at or before the period start) or at any sighting inside the
+period; each is closed at the first sighting after its last open one, when it is not open at the
+as-of time, for a reason (fixed, exempt, out_of_scope), and gets an SLA verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reportgen.aggregate.common import lower_id
+from reportgen.aggregate.lineage import SEV_RANK, SIGHTING, UNKNOWN_RANK, LineageKeys, LineageTracker, severity_rank
+from reportgen.aggregate.model import SEVERITY_ORDER, MonthlySla, PeriodPopulation, RollForward
+
+REASONS = ("fixed", "exempt", "out_of_scope")
+VERDICTS = ("met", "missed", "open-overdue", "open-within")
+DAY = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SnapPoint:
+    """What the lineage rules read of one snapshot."""
+
+    as_of: pd.Timestamp
+    run_id: str
+    period_start: pd.Timestamp         # the first instant of this snapshot's own period
+    rows: pd.DataFrame                 # distinct findings: lineage, state, sevrank, imageDigest, rid
+    clusters: pd.DataFrame             # rid, id, name, owner, governanceDueDate (the snapshot's cluster universe)
+    label: str                         # "2026-10"
+
+    def open_rows(self) -> pd.DataFrame:
+        return self.rows[self.rows["state"].eq("Open")]
+
+    def open_lineages(self) -> np.ndarray:
+        return pd.unique(self.open_rows()["lineage"].to_numpy())
+
+
+def snap_point(facts, timeline_rows: pd.DataFrame, period_start: pd.Timestamp) -> SnapPoint:
+    rows = pd.DataFrame({
+        "lineage": timeline_rows["lineage"].to_numpy(dtype=np.int64), "state": timeline_rows["state"].to_numpy(),
+        "sevrank": timeline_rows["sev"].map(SEV_RANK).fillna(UNKNOWN_RANK).to_numpy(dtype=np.int8),
+        "imageDigest": timeline_rows["imageDigest"].to_numpy(dtype=object), "rid": timeline_rows["rid"].to_numpy(),
+    })
+    clusters = facts.clusters[["rid", "id", "name", "owner", "governanceDueDate"]].drop_duplicates("rid")
+    return SnapPoint(as_of=facts.as_of, run_id=facts.run_id, period_start=period_start, rows=rows,
+                     clusters=clusters.reset_index(drop=True), label=facts.as_of.strftime("%Y-%m"))
+
+
+def history_rows(history: pd.DataFrame, lineages: LineageKeys) -> pd.DataFrame:
+    """finding_history rows as sightings: lineage, at, open, sevrank, imageDigest, rid."""
+    if history.empty:
+        return empty_history()
+    state = history["RecommendationState"].fillna("").astype(str).str.strip().str.lower()
+    return pd.DataFrame({
+        "lineage": lineages.of_history(history), "at": pd.to_datetime(history["TimeGenerated"], utc=True).to_numpy(),
+        "open": state.eq("unhealthy").to_numpy(), "sevrank": severity_rank(history["RecommendationSeverity"]),
+        "imageDigest": history["imageDigest"].fillna("").astype(str).to_numpy(dtype=object),
+        "rid": lower_id(history["AssessedResourceId"]).to_numpy(),
+    }).dropna(subset=["at"])
+
+
+def empty_history() -> pd.DataFrame:
+    return pd.DataFrame({"lineage": pd.Series([], dtype=np.int64),
+                         "at": pd.Series([], dtype="datetime64[us, UTC]"), "open": pd.Series([], dtype=bool),
+                         "sevrank": pd.Series([], dtype=np.int8), "imageDigest": pd.Series([], dtype=object),
+                         "rid": pd.Series([], dtype=object)})
+
+
+# -- changes between two snapshots ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LineageChanges:
+    new: np.ndarray            # lineages open now, not open then
+    resolved: np.ndarray       # open then, not open now
+    persisting: np.ndarray     # open in both
+    rebuilt: np.ndarray        # persisting, with an open digest now that was not open then
+
+
+def lineage_changes(before: SnapPoint, now: SnapPoint) -> LineageChanges:
+    b_rows, n_rows = before.open_rows(), now.open_rows()
+    b, n = pd.unique(b_rows["lineage"].to_numpy()), pd.unique(n_rows["lineage"].to_numpy())
+    persisting = n[np.isin(n, b)]
+    b_pairs = pd.MultiIndex.from_arrays([b_rows["lineage"].to_numpy(), _lower(b_rows["imageDigest"])])
+    n_pairs = pd.MultiIndex.from_arrays([n_rows["lineage"].to_numpy(), _lower(n_rows["imageDigest"])])
+    fresh = n_rows["lineage"].to_numpy()[~n_pairs.isin(b_pairs)]
+    rebuilt = persisting[np.isin(persisting, pd.unique(fresh))]
+    return LineageChanges(new=n[~np.isin(n, b)], resolved=b[~np.isin(b, n)], persisting=persisting,
+                          rebuilt=rebuilt)
+
+
+def _lower(series: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(series.fillna("").astype(str).to_numpy(dtype=object), sort=False)
+    low = np.array([u.strip().lower() for u in uniques] or [""], dtype=object)
+    return low[codes] if len(codes) else np.array([], dtype=object)
+
+
+# -- the period population ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Population:
+    """The period population of one snapshot (``points[index]``), one row per lineage."""
+
+    frame: pd.DataFrame        # lineage, sevrank, firstSeen, firstSeenSource, dueDate, dueSource, openAtStart,
+                               # openAtAsOf, closed, closeReason, slaVerdict, daysToFix, rid
+    opening: SnapPoint | None
+    sightings: int             # snapshots and distinct history times inside the period
+    events: pd.DataFrame       # lineage, at, kind (snapshot | history), open — every sighting in the period
+    open_digests: pd.DataFrame  # lineage, imageDigest — open at some sighting of the period
+
+
+def population(points: list[SnapPoint], index: int, history: pd.DataFrame, tracker: LineageTracker,
+               sla_days: dict[str, int], evidence_start: pd.Timestamp) -> Population:
+    cur = points[index]
+    start = cur.period_start
+    opening = next((p for p in reversed(points[:index]) if p.as_of <= start), None)
+    inside = [p for p in points[:index + 1] if start < p.as_of <= cur.as_of]
+    seen = ([opening] if opening is not None else []) + inside
+    hist = history[(history["at"] >= start) & (history["at"] <= cur.as_of)]
+
+    opened = [p.open_lineages() for p in seen] + [pd.unique(hist.loc[hist["open"], "lineage"].to_numpy())]
+    pop = pd.unique(np.concatenate(opened)) if opened else np.array([], dtype=np.int64)
+    pop = np.sort(pop.astype(np.int64))
+    n = len(pop)
+    events = [pd.DataFrame({"lineage": pop, "at": np.repeat(p.as_of.to_datetime64(), n), "kind": "snapshot",
+                            "open": np.isin(pop, o)}) for p, o in zip(seen, opened)]
+    h = hist[np.isin(hist["lineage"].to_numpy(), pop)]
+    if len(h):
+        h_ev = h.groupby(["lineage", "at"], sort=False)["open"].any().reset_index()
+        events.append(h_ev.assign(kind="history"))
+    ev = (pd.concat(events, ignore_index=True) if events else
+          pd.DataFrame({"lineage": pd.Series([], dtype=np.int64), "at": pd.Series([], dtype="datetime64[us, UTC]"),
+                        "kind": pd.Series([], dtype=object), "open": pd.Series([], dtype=bool)}))
+    ev["at"] = pd.to_datetime(ev["at"], utc=True).astype("datetime64[us, UTC]")
+    ev = ev.sort_values(["lineage", "at", "kind"], kind="stable").reset_index(drop=True)
+
+    index_ = pd.Index(pop, dtype=np.int64)
+    last_open = _times(ev[ev["open"]].groupby("lineage")["at"].max(), index_)
+    last = pd.Series(last_open.reindex(ev["lineage"].to_numpy()).to_numpy(), index=ev.index)
+    closing_ev = ev[~ev["open"] & (ev["at"] > last)]
+    closed = _times(closing_ev.groupby("lineage")["at"].min(), index_)
+    open_now = np.isin(pop, opened[len(seen) - 1]) if seen and seen[-1] is cur else np.zeros(n, dtype=bool)
+    open_start = np.isin(pop, opened[0]) if opening is not None else np.zeros(n, dtype=bool)
+    closed = closed.where(~open_now, pd.NaT)
+    closed = closed.where(closed.notna() | pd.Series(open_now, index=index_), cur.as_of).astype("datetime64[us, UTC]")
+
+    # lineage severity: the highest among its open rows at any sighting of the period
+    sev_parts = [p.open_rows()[["lineage", "sevrank"]] for p in seen] + [hist.loc[hist["open"], ["lineage", "sevrank"]]]
+    sev_all = pd.concat(sev_parts, ignore_index=True)
+    sevrank = sev_all.groupby("lineage")["sevrank"].min().reindex(index_).fillna(UNKNOWN_RANK).astype(np.int8)
+
+    rid = _rid_of(pop, seen, hist)
+    first, first_source = tracker.first_seen(pop)
+    first = pd.Series(first.to_numpy(), index=index_).fillna(start).astype("datetime64[us, UTC]")
+    lower_bound = (first_source.to_numpy(dtype=object) == SIGHTING) & (first <= evidence_start).to_numpy()
+    gov = _cluster_value(rid, [cur] + ([opening] if opening is not None else []), "governanceDueDate")
+    gov = pd.to_datetime(gov, utc=True).astype("datetime64[us, UTC]")
+    gov.index = index_
+    days = pd.Series([sla_days.get(SEVERITY_ORDER[r].lower(), np.nan) for r in sevrank.to_numpy()], index=index_,
+                     dtype=float)
+    sla_due = first + pd.to_timedelta(days, unit="D")
+    gov_applies = gov.notna() & (first <= gov)
+    due = gov.where(gov_applies, sla_due)
+    due_source = np.where(gov_applies, "governance", np.where(sla_due.notna(), "sla", "none"))
+
+    in_scope = pd.Index(cur.clusters["rid"]).unique()
+    cur_exempt = pd.unique(cur.rows.loc[cur.rows["state"].eq("Exempt"), "lineage"].to_numpy())
+    reason = np.where(open_now, "", np.where(~np.isin(rid, in_scope), "out_of_scope",
+                                             np.where(np.isin(pop, cur_exempt), "exempt", "fixed")))
+    fixed = reason == "fixed"
+    has_due = due.notna().to_numpy()
+    on_time = (closed <= due).to_numpy()
+    late = (due < cur.as_of).to_numpy()
+    verdict = np.select([fixed & has_due & on_time, fixed & has_due, open_now & has_due & late, open_now],
+                        ["met", "missed", "open-overdue", "open-within"], default="")
+    days_to_fix = ((closed - first).dt.total_seconds() / 86400).where(fixed).round(1)
+    frame = pd.DataFrame({
+        "lineage": pop, "sevrank": sevrank.to_numpy(), "rid": rid, "firstSeen": first.to_numpy(),
+        "firstSeenSource": first_source.to_numpy(dtype=object), "dueDate": due.to_numpy(), "dueSource": due_source,
+        "openAtStart": open_start, "openAtAsOf": open_now, "closed": closed.to_numpy(), "closeReason": reason,
+        "slaVerdict": verdict, "daysToFix": days_to_fix.to_numpy(), "ageIsLowerBound": lower_bound,
+    })
+    frame["firstSeenSource"] = frame["firstSeenSource"].replace("", "sighting")
+    digests = pd.concat([p.open_rows()[["lineage", "imageDigest"]] for p in seen]
+                        + [hist.loc[hist["open"], ["lineage", "imageDigest"]]], ignore_index=True).drop_duplicates()
+    return Population(frame=frame, opening=opening, sightings=len(inside) + int(hist["at"].nunique()), events=ev,
+                      open_digests=digests)
+
+
+def _times(values: pd.Series, index: pd.Index) -> pd.Series:
+    """``values`` reindexed to ``index`` as UTC times (an empty group-by loses the type)."""
+    out = values.reindex(index)
+    return out.astype("datetime64[us, UTC]") if len(values) else pd.Series(pd.NaT, index=index,
+                                                                            dtype="datetime64[us, UTC]")
+
+
+def _rid_of(pop: np.ndarray, seen: list[SnapPoint], hist: pd.DataFrame) -> np.ndarray:
+    """The cluster of each lineage (every row of a lineage names the same one)."""
+    parts = [p.rows[["lineage", "rid"]] for p in reversed(seen)] + [hist[["lineage", "rid"]]]
+    frame = pd.concat(parts, ignore_index=True).drop_duplicates("lineage")
+    return frame.set_index("lineage")["rid"].reindex(pd.Index(pop, dtype=np.int64)).fillna("").to_numpy(dtype=object)
+
+
+def _cluster_value(rid: np.ndarray, points: list[SnapPoint], column: str) -> pd.Series:
+    """``column`` of each lineage's cluster in the first of ``points`` that knows the cluster."""
+    out = pd.Series([None] * len(rid), dtype=object)
+    for p in points:
+        values = p.clusters.set_index("rid")[column]
+        got = pd.Series(values.reindex(rid).to_numpy(), dtype=object)
+        out = out.where(out.notna(), got)
+    return out
+
+
+def roll_forward(frame: pd.DataFrame) -> RollForward:
+    opening = int(frame["openAtStart"].sum())
+    closing = int(frame["openAtAsOf"].sum())
+    return RollForward(opening=opening, new=len(frame) - opening, closed=len(frame) - closing, closing=closing)
+
+
+def attainment(met: int, missed: int) -> float | None:
+    return round(100.0 * met / (met + missed), 2) if met + missed else None
+
+
+def period_figures(pop: Population, cur: SnapPoint, monthly: tuple[MonthlySla, ...]) -> PeriodPopulation:
+    f = pop.frame
+    by_sev = {s: roll_forward(f[f["sevrank"].eq(i)]) for i, s in enumerate(SEVERITY_ORDER)}
+    verdicts = f["slaVerdict"].value_counts()
+    reasons = f["closeReason"].value_counts()
+    sla = {"met": int(verdicts.get("met", 0)), "missed": int(verdicts.get("missed", 0)),
+           "open_overdue": int(verdicts.get("open-overdue", 0)), "open_within": int(verdicts.get("open-within", 0))}
+    statement = None
+    if pop.opening is None:
+        statement = (f"No snapshot was collected at or before the period start ({cur.period_start:%d %b %Y}): the "
+                     "opening balance is 0 and every lineage open in the period counts as new.")
+    return PeriodPopulation(
+        period_start=cur.period_start, opening_as_of=pop.opening.as_of if pop.opening else None,
+        opening_run_id=pop.opening.run_id if pop.opening else None, sightings=pop.sightings,
+        total=roll_forward(f), by_severity=by_sev, closed_by_reason={r: int(reasons.get(r, 0)) for r in REASONS},
+        sla=sla, sla_attainment_pct=attainment(sla["met"], sla["missed"]), monthly=monthly, statement=statement)
+
+
+def monthly_sla(label: str, frame: pd.DataFrame) -> list[MonthlySla]:
+    """SLA attainment and days to fix of the lineages fixed in one period, per severity and "All"."""
+    fixed = frame[frame["closeReason"].eq("fixed")]
+    out = []
+    for name, part in [*((s, fixed[fixed["sevrank"].eq(i)]) for i, s in enumerate(SEVERITY_ORDER)), ("All", fixed)]:
+        met, missed = int(part["slaVerdict"].eq("met").sum()), int(part["slaVerdict"].eq("missed").sum())
+        days = part["daysToFix"].dropna()
+        out.append(MonthlySla(month=label, severity=name, fixed=len(part), met=met, missed=missed,
+                              attainment_pct=attainment(met, missed),
+                              mean_days_to_fix=round(float(days.mean()), 1) if len(days) else None,
+                              median_days_to_fix=round(float(days.median()), 1) if len(days) else None))
+    return out
+
+
+# -- the population table ---------------------------------------------------------------------------
+
+def _time_text(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def sightings_text(events: pd.DataFrame) -> pd.Series:
+    """Per lineage (index), "<UTC time> <snapshot|history> <open|not open>; ..." in time order.
+
+    Lineages seen only by snapshots share a few patterns of open flags: each pattern's text is
+    made once."""
+    if events.empty:
+        return pd.Series(dtype=object)
+    ev = events.assign(word=np.where(events["open"], "open", "not open"))
+    labels = {t: _time_text(pd.Timestamp(t)) for t in pd.unique(ev["at"])}
+    ev["cell"] = _cells(ev, labels)
+    codes, uniques = pd.factorize(ev["cell"], sort=False)
+    frame = pd.DataFrame({"lineage": ev["lineage"].to_numpy(), "c": codes})
+    # the pattern of each lineage: its cell codes in order, as a tuple
+    grouped = frame.groupby("lineage", sort=True)["c"].agg(tuple)
+    texts = {pattern: "; ".join(uniques[c] for c in pattern) for pattern in pd.unique(grouped.to_numpy())}
+    return grouped.map(texts)
+
+
+def _cells(ev: pd.DataFrame, labels: dict) -> np.ndarray:
+    combo = ev.groupby(["at", "kind", "word"], sort=False).ngroup().to_numpy()
+    firsts = ev.assign(_c=combo).drop_duplicates("_c").sort_values("_c")
+    texts = np.array([f"{labels[t]} {k} {w}" for t, k, w in zip(firsts["at"], firsts["kind"], firsts["word"])],
+                     dtype=object)
+    return texts[combo]
+
+
+def digests_text(open_digests: pd.DataFrame) -> pd.Series:
+    """Per lineage (index), its open digests sorted and "; "-joined (one digest: no join)."""
+    if open_digests.empty:
+        return pd.Series(dtype=object)
+    d = open_digests.assign(imageDigest=open_digests["imageDigest"].fillna("").astype(str))
+    d = d[d["imageDigest"].ne("")].drop_duplicates().sort_values(["lineage", "imageDigest"], kind="stable")
+    many = d["lineage"].duplicated(keep=False)
+    single = d.loc[~many].set_index("lineage")["imageDigest"]
+    multi = d.loc[many].groupby("lineage")["imageDigest"].agg("; ".join)
+    return pd.concat([single, multi]).sort_index()
+
+
+def population_table(pop: Population, cur: SnapPoint, opening: SnapPoint | None, lineages: LineageKeys,
+                     evidence: pd.Series, query_sha: str | None, history_sha: str | None,
+                     fallback_owner: str) -> pd.DataFrame:
+    """The period population for display (POPULATION_COLUMNS), sorted by severity then lineage id.
+
+    ``evidence``: per lineage (index), the exemption or exception that covers it now, "" if none."""
+    f = pop.frame
+    lineage = f["lineage"].to_numpy(dtype=np.int64)
+    parts = lineages.parts(lineage)
+    known = [cur] + ([opening] if opening is not None else [])
+    rid = f["rid"].to_numpy(dtype=object)
+    name = _cluster_value(rid, known, "name").fillna("")
+    cluster_id = _cluster_value(rid, known, "id")
+    owner = _cluster_value(rid, known, "owner").fillna(fallback_owner)
+    sightings = sightings_text(pop.events).reindex(lineage).fillna("")
+    from_history = pd.unique(pop.events.loc[pop.events["kind"].eq("history"), "lineage"].to_numpy())
+    query = f"findings {query_sha}" if query_sha else ""
+    query_h = "; ".join(p for p in (query, f"finding_history {history_sha}" if history_sha else "") if p)
+    table = pd.DataFrame({
+        "lineageId": lineages.lineage_ids(lineage),
+        "severity": np.array(SEVERITY_ORDER, dtype=object)[f["sevrank"].to_numpy(dtype=np.int64)],
+        "cveId": parts["cveId"].to_numpy(), "packageName": parts["packageName"].to_numpy(),
+        "repository": parts["repository"].to_numpy(), "clusterName": name.to_numpy(),
+        "resourceId": cluster_id.where(cluster_id.notna(), pd.Series(rid)).to_numpy(),
+        "owner": owner.to_numpy(), "firstSeen": f["firstSeen"].to_numpy(), "firstSeenSource": f["firstSeenSource"],
+        "ageIsLowerBound": False, "dueDate": f["dueDate"].to_numpy(), "dueSource": f["dueSource"],
+        "openAtStart": f["openAtStart"], "openAtAsOf": f["openAtAsOf"], "closed": f["closed"].to_numpy(),
+        "closeReason": f["closeReason"], "slaVerdict": f["slaVerdict"], "daysToFix": f["daysToFix"],
+        "digests": digests_text(pop.open_digests).reindex(lineage).fillna("").to_numpy(),
+        "sightings": sightings.to_numpy(), "exemption": evidence.reindex(lineage).fillna("").to_numpy(),
+        "querySha256": np.where(np.isin(lineage, from_history), query_h, query).astype(object),
+    })
+    table["ageIsLowerBound"] = f["ageIsLowerBound"].to_numpy(dtype=bool) if "ageIsLowerBound" in f else False
+    table = table.assign(_r=f["sevrank"].to_numpy()).sort_values(["_r", "lineageId"], kind="stable")
+    return table.drop(columns="_r").reset_index(drop=True)
