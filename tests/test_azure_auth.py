@@ -105,3 +105,74 @@ def test_guarded_credential_passes_the_configured_tenant():
 
     GuardedCredential(Recorder(), "test", tenant_id="tenant-42").get_token_info("scope")
     assert seen["tenant_id"] == "tenant-42"
+
+
+# ---------------------------------------------------------------------------- who collected
+
+def _jwt(claims: dict, header: dict | None = None) -> str:
+    import base64
+    import json
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    return f"{part(header or {'alg': 'RS256'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize("claims, expected", [
+    ({"idtyp": "user", "upn": "a@contoso.com"}, "user"),
+    ({"idtyp": "app", "appid": "x"}, "app"),
+    ({"idtyp": "app", "xms_mirid": "/subscriptions/s/resourcegroups/r/providers/Microsoft.ManagedIdentity/"
+                                   "userAssignedIdentities/mi"}, "managed identity"),
+    ({"xms_mirid": "/subscriptions/s/providers/Microsoft.Compute/virtualMachines/vm"}, "managed identity"),
+    ({"scp": "user_impersonation"}, "user"),   # v1 tokens without idtyp: a delegated scope means a user
+    ({"roles": ["x"]}, None),                   # nothing says which
+])
+def test_identity_type_from_the_claims(claims, expected):
+    from reportgen.collect.azure_auth import identity_type
+    assert identity_type(claims) == expected
+
+
+def test_claims_are_read_without_a_signature_check_and_the_token_is_not_kept():
+    from reportgen.collect.azure_auth import collector_from_token, token_claims
+    # payload length 4n+2 and 4n+3 (base64url without padding), non-ASCII text
+    for upn in ("é@contoso.com", "ab@contoso.com", "abc@contoso.com"):
+        assert token_claims(_jwt({"upn": upn}))["upn"] == upn
+    token = _jwt({"tid": "t", "oid": "o", "azp": "a", "unique_name": "u@contoso.com", "idtyp": "user"})
+    record = collector_from_token(token)
+    assert (record["tenant_id"], record["object_id"], record["app_id"], record["upn"], record["identity_type"]) == \
+        ("t", "o", "a", "u@contoso.com", "user")
+    assert record["read_from"] == "access token claims (not verified)"
+    assert token not in repr(record) and "c2lnbmF0dXJl" not in repr(record)
+    # appid wins over azp, upn over preferred_username over unique_name
+    record = collector_from_token(_jwt({"appid": "A", "azp": "B", "preferred_username": "p", "unique_name": "u"}))
+    assert (record["app_id"], record["upn"]) == ("A", "p")
+
+
+@pytest.mark.parametrize("token", ["opaque", "a.b", "a.!!!.c", "a..c", "a.b.c.d",
+                                   "eyJhIjoxfQ.WzEsMl0.c2ln"])  # the last: the payload is a JSON list
+def test_a_token_that_is_not_a_jwt_gives_nulls_and_a_note(token):
+    from reportgen.collect.azure_auth import collector_from_token, token_claims
+    assert token_claims(token) is None
+    record = collector_from_token(token)
+    assert [record[k] for k in ("tenant_id", "object_id", "app_id", "upn", "identity_type")] == [None] * 5
+    assert record["note"] == "the access token is not a JWT: it carries no readable claims"
+
+
+def test_credentials_record_the_first_token_they_hand_out():
+    from azure.core.credentials import AccessToken
+    first, second = _jwt({"oid": "first", "tid": "t"}), _jwt({"oid": "second"})
+
+    class Inner:
+        def __init__(self):
+            self.tokens = [first, second]
+
+        def get_token(self, *scopes, **kwargs):
+            return AccessToken(self.tokens.pop(0), 0)
+
+    guarded = GuardedCredential(Inner(), "test")
+    assert guarded.collector()["note"] == "no access token was used"
+    assert guarded.get_token("s").token == first and guarded.get_token("s").token == second
+    assert guarded.collector()["object_id"] == "first"
+    static = StaticTokenCredential(_jwt({"oid": "static"}), "REPORTGEN_ACCESS_TOKEN")
+    static.get_token_info("s")
+    assert static.collector()["object_id"] == "static"

@@ -38,7 +38,7 @@ from reportgen.errors import AuthError, SourceError
 from reportgen.snapshot import DATASETS, read_snapshot
 from tests.emulator.compare import (assert_same_rows, diff_rows, diff_snapshot, differing_columns, only_subscriptions,
                                     only_subscriptions_of)
-from tests.emulator.server import ANY, ARG_PATH, INDIVIDUAL, LEGACY, AzureEmulator, Faults
+from tests.emulator.server import ANY, ARG_PATH, INDIVIDUAL, LEGACY, AzureEmulator, Faults, jwt_token
 from tests.emulator.tenant import AS_OF, PERIOD, SUBS, Tenant, sample_tenant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +107,16 @@ def test_collected_snapshot_equals_the_hand_written_expectation_row_for_row(emul
     assert findings["queries"][LEGACY]["rows"] == 9 and findings["queries"][INDIVIDUAL]["rows"] == 423
     assert findings["api_version"] == "2021-03-01" and findings["findings_source"] == "both"
     assert {r.timespan for r in emulator.la_records()} == {"2026-10-01T00:00:00.000Z/2026-11-01T00:00:00.000Z"}
+    # Azure's totalRecords, summed over the batches (and both findings queries): equal to the rows read
+    # here; Log Analytics reports none.
+    assert findings["total_records"] == 9 + 423 == snap.datasets["findings"].rows
+    assert findings["queries"][INDIVIDUAL]["total_records"] == 423
+    for name in ARG_DATASETS:
+        assert snap.datasets[name].extra["total_records"] == snap.datasets[name].rows, name
+    for name in LA_DATASETS:
+        assert snap.datasets[name].extra["total_records"] is None, name
+    raw = json.loads((snap.path / "snapshot.json").read_text())["datasets"]["policy_states"]
+    assert raw["total_records"] == raw["rows"] == 6 and raw["pages"] == 2  # 2 batches of subscriptions, one page each
 
 
 def _without(tenant: Tenant, drop) -> Tenant:
@@ -243,6 +253,8 @@ def test_truncated_result_is_a_partial_dataset_with_a_warning(emulator, tiny, tm
     assert info.status == "partial" and info.extra["truncated"] is True
     assert any("truncated" in w and "incomplete" in w for w in info.warnings)
     assert 0 < len(snap.frames["findings"]) < len(tiny.expected["findings"])
+    # totalRecords still says how many rows Azure had: more than the snapshot holds
+    assert info.extra["total_records"] == len(tiny.expected["findings"]) > info.rows
     assert all(snap.datasets[d].status == "complete" for d in DATASETS if d != "findings")
     assert snap.meta["collection"]["partial_datasets"] == ["findings"]
     assert gaps(snap, "dataset-partial")[0]["dataset"] == "findings"
@@ -555,6 +567,47 @@ def test_tokens_never_appear_in_logs_or_the_snapshot(emulator, tmp_path, caplog)
     for path in snap.path.rglob("*"):
         if path.is_file():
             assert emulator.token.encode() not in path.read_bytes(), path
+
+
+def _assert_token_nowhere(token: str, folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert token.encode() not in data, path
+            assert token.split(".")[2].encode() not in data, path   # not even its signature part
+
+
+def test_who_collected_is_read_from_the_token_claims_and_the_token_is_kept_nowhere(emulator, tmp_path):
+    snap = collect(emulator, tmp_path / "snap")
+    assert snap.meta["collector"] == {
+        "tenant_id": "5f0e3c2a-8d4b-4e6f-9a1b-2c3d4e5f6a7b", "object_id": "9d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6",
+        "app_id": "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", "upn": None, "identity_type": "app",
+        "read_from": "access token claims (not verified)",
+        "note": "read from the access token's claims without verifying its signature; they prove nothing"}
+    _assert_token_nowhere(emulator.token, snap.path)
+
+
+def test_a_user_token_names_the_user_and_a_token_that_is_no_jwt_gives_nulls(tiny, tmp_path):
+    user = jwt_token({"tid": "t-1", "oid": "o-1", "azp": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+                      "preferred_username": "Jane.Doe@contoso.com", "unique_name": "live.com#jane@contoso.com",
+                      "scp": "user_impersonation"})
+    with tiny.emulator(token=user) as emu:
+        snap = collect(emu, tmp_path / "user")
+    collector = snap.meta["collector"]
+    assert (collector["tenant_id"], collector["object_id"], collector["app_id"], collector["upn"],
+            collector["identity_type"]) == ("t-1", "o-1", "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+                                           "Jane.Doe@contoso.com", "user")
+    _assert_token_nowhere(user, snap.path)
+    opaque = "opaque-token-0123456789abcdef"
+    with tiny.emulator(token=opaque) as emu:
+        snap = collect(emu, tmp_path / "opaque")
+    assert snap.meta["collector"]["note"] == "the access token is not a JWT: it carries no readable claims"
+    assert {k: v for k, v in snap.meta["collector"].items() if k not in ("note", "read_from")} == {
+        "tenant_id": None, "object_id": None, "app_id": None, "upn": None, "identity_type": None}
+    assert all(snap.datasets[d].status == "complete" for d in DATASETS)
+    for path in snap.path.rglob("*"):
+        if path.is_file():
+            assert opaque.encode() not in path.read_bytes(), path
 
 
 def test_server_error_text_past_its_first_line_stays_out_of_the_snapshot(emulator, tmp_path):

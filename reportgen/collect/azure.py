@@ -66,4 +66,4 @@ def open_sources(config: RunConfig, period: tuple[date, date], options: Mapping[
         subscriptions=tuple(config.scope.subscriptions),
         meta={"arm_endpoint": endpoints.arm, "logs_endpoint": endpoints.logs if workspace else None,
               "log_analytics_workspace_id": workspace, "credential": credentials.description},
-        clock=time.monotonic)
+        clock=time.monotonic, collector=credentials.arm.collector)

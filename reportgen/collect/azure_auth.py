@@ -9,12 +9,21 @@ a bearer token for pipelines; otherwise ``DefaultAzureCredential`` is used. Toke
 appear in logs, errors or the pack: the static credential hides its token from ``repr``,
 every message here names variables, never values, and every configured token or secret is
 registered with ``reportgen.redact``, which takes them out of whatever a server sends back.
+
+Who collected: the first token each credential hands out is read for its claims (the JWT
+payload, base64url, **not** verified: nothing here checks a signature, and the claims prove
+nothing); only the identity claims are kept (``collector``), never the token. A token that is
+not a JWT gives nulls and a note, never an error.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -137,7 +146,91 @@ def resolve_endpoints(azure: AzureConfig, env: Mapping[str, str] | None = None) 
     )
 
 
-class StaticTokenCredential:
+# ---------------------------------------------------------------------------- who collected
+
+CLAIMS_READ_FROM = "access token claims (not verified)"
+COLLECTOR_FIELDS = ("tenant_id", "object_id", "app_id", "upn", "identity_type")
+
+
+def token_claims(token: str) -> dict | None:
+    """The payload of a JWT (``header.payload.signature``, base64url) as a dict; None when the token is
+    not one. Nothing is verified: the claims say what the token says, not who holds it."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3 or not parts[1]:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _claim(claims: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = claims.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def identity_type(claims: Mapping[str, Any]) -> str | None:
+    """user | app | managed identity, from the claims; None when they do not say.
+
+    ``idtyp`` is "app" or "user" (Microsoft identity platform, "Access token claims reference",
+    learn.microsoft.com/entra/identity-platform/access-token-claims-reference). A managed
+    identity's token is an app token that also carries ``xms_mirid`` (its resource id): that
+    claim is not in the reference, so reading it as "managed identity" is inferred. Without
+    ``idtyp``, a token with a delegated scope (``scp``) is a user's."""
+    kind = _claim(claims, "idtyp")
+    if _claim(claims, "xms_mirid") and kind in (None, "app"):
+        return "managed identity"
+    if kind in ("user", "app"):
+        return kind
+    if _claim(claims, "scp"):
+        return "user"
+    return None
+
+
+def collector_from_token(token: str | None) -> dict:
+    """snapshot.json ``collector`` from an access token: identity claims only, never the token."""
+    claims = token_claims(token) if token else None
+    if claims is None:
+        return {**{f: None for f in COLLECTOR_FIELDS}, "read_from": CLAIMS_READ_FROM,
+                "note": ("no access token was used" if not token else
+                         "the access token is not a JWT: it carries no readable claims")}
+    return {"tenant_id": _claim(claims, "tid"), "object_id": _claim(claims, "oid"),
+            "app_id": _claim(claims, "appid", "azp"),
+            "upn": _claim(claims, "upn", "preferred_username", "unique_name"),
+            "identity_type": identity_type(claims), "read_from": CLAIMS_READ_FROM,
+            "note": "read from the access token's claims without verifying its signature; they prove nothing"}
+
+
+def not_recorded_collector(source: str) -> dict:
+    """``collector`` for a source that signs in as nobody (the sample tenant, a test's own source)."""
+    return {**{f: None for f in COLLECTOR_FIELDS}, "identity_type": "sample" if source == "sample" else None,
+            "read_from": None, "note": f"the {source} source uses no Azure identity"}
+
+
+class _ClaimsRecorder:
+    """Keeps the identity claims of the first token handed out (thread-safe); never the token."""
+
+    def _init_recorder(self) -> None:
+        self._collector_lock = threading.Lock()
+        self._collector: dict | None = None
+
+    def _observe(self, token: str) -> None:
+        with self._collector_lock:
+            if self._collector is None:
+                self._collector = collector_from_token(token)
+
+    def collector(self) -> dict:
+        """The ``collector`` record of the first token this credential handed out."""
+        with self._collector_lock:
+            return dict(self._collector) if self._collector is not None else collector_from_token(None)
+
+
+class StaticTokenCredential(_ClaimsRecorder):
     """A bearer token handed in by a pipeline. The token is never shown by ``repr`` or ``str``."""
 
     def __init__(self, token: str, variable: str, lifetime_s: int = 3600) -> None:
@@ -149,11 +242,14 @@ class StaticTokenCredential:
         register_secret(token)
         self.variable = variable
         self._expires_on = int(time.time()) + lifetime_s
+        self._init_recorder()
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self._observe(self._token)
         return AccessToken(self._token, self._expires_on)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        self._observe(self._token)
         return AccessTokenInfo(self._token, self._expires_on)
 
     def close(self) -> None:
@@ -165,13 +261,15 @@ class StaticTokenCredential:
     __str__ = __repr__
 
 
-class GuardedCredential:
-    """Wraps a credential: passes the configured tenant, and turns sign-in failures into AuthError."""
+class GuardedCredential(_ClaimsRecorder):
+    """Wraps a credential: passes the configured tenant, turns sign-in failures into AuthError, and
+    keeps the identity claims of the first token (``collector``)."""
 
     def __init__(self, inner: Any, description: str, tenant_id: str | None = None) -> None:
         self._inner = inner
         self.description = description
         self._tenant_id = tenant_id
+        self._init_recorder()
 
     def _fail(self, exc: Exception) -> AuthError:
         text = redact(exc).strip()  # what the identity endpoint said, before it is cut
@@ -182,9 +280,11 @@ class GuardedCredential:
         if self._tenant_id and "tenant_id" not in kwargs:
             kwargs["tenant_id"] = self._tenant_id
         try:
-            return self._inner.get_token(*scopes, **kwargs)
+            token = self._inner.get_token(*scopes, **kwargs)
         except ClientAuthenticationError as exc:  # CredentialUnavailableError is a subclass
             raise self._fail(exc) from None
+        self._observe(token.token)
+        return token
 
     def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
         if not hasattr(self._inner, "get_token_info"):
@@ -194,9 +294,11 @@ class GuardedCredential:
         if self._tenant_id and "tenant_id" not in options:
             options["tenant_id"] = self._tenant_id
         try:
-            return self._inner.get_token_info(*scopes, options=options or None)
+            info = self._inner.get_token_info(*scopes, options=options or None)
         except ClientAuthenticationError as exc:
             raise self._fail(exc) from None
+        self._observe(info.token)
+        return info
 
     def close(self) -> None:
         close = getattr(self._inner, "close", None)

@@ -117,7 +117,9 @@ class Sources:
     "sample", ...). ``subscriptions`` are the subscriptions asked for, to be compared with
     those Resource Graph returned (an unreadable subscription is dropped without an error).
     ``clock`` times the run; a source whose snapshots must be byte-identical passes a
-    constant one.
+    constant one. ``collector`` gives, after the run, who collected (snapshot.json
+    ``collector``: the identity claims of the access token used, never the token); None for a
+    source that signs in as nobody.
     """
 
     source: str
@@ -128,6 +130,7 @@ class Sources:
     scope: Mapping[str, Any] = field(default_factory=dict)
     subscriptions: tuple[str, ...] = ()
     clock: Callable[[], float] | None = None
+    collector: Callable[[], Mapping[str, Any]] | None = None
 
     def close(self) -> None:
         for source in self.by_service.values():

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from reportgen.collect import registry
+from reportgen.collect.azure_auth import not_recorded_collector
 from reportgen.collect.frames import stable_order, to_frame
 from reportgen.collect.interface import COMPLETE, FAILED, PARTIAL, SKIPPED, Gap, QueryOutcome, Sources
 from reportgen.config import RunConfig
@@ -132,6 +133,7 @@ def _merge(dataset: str, outcomes: list[QueryOutcome], builders: list[FrameBuild
         "truncated": any(o.truncated for o in outcomes),
         "api_version": next((o.extra.get("api_version") for o in outcomes if o.extra.get("api_version")), None),
         "queries": {o.query: o.provenance() for o in outcomes},
+        "total_records": summed_total_records(outcomes),
     }
     if dataset == "findings":
         extra["findings_source"] = findings_source(outcomes)
@@ -146,6 +148,13 @@ def _merge(dataset: str, outcomes: list[QueryOutcome], builders: list[FrameBuild
         gaps.append(Gap("dataset-failed" if status == FAILED else "dataset-partial",
                         f"Dataset {dataset} {word}: {reasons}", dataset=dataset))
     return DatasetOutcome(dataset, frame, info, "\n".join(sent) if sent else None, service, tuple(gaps))
+
+
+def summed_total_records(outcomes: Iterable[QueryOutcome]) -> int | None:
+    """Azure's totalRecords over a dataset's queries (Resource Graph reports it per batch, Log Analytics
+    never): the sum of those that reported one, None when none did."""
+    known = [o.extra.get("total_records") for o in outcomes if o.extra.get("total_records") is not None]
+    return sum(int(t) for t in known) if known else None
 
 
 def redacted(outcome: QueryOutcome) -> QueryOutcome:
@@ -212,6 +221,7 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
             "failed_datasets": sorted(n for n, r in results.items() if r.info.status == FAILED),
         },
         "gaps": [g.to_json() for g in _unique(gaps)],
+        "collector": dict(sources.collector()) if sources.collector else not_recorded_collector(sources.source),
     }
     with progress.step("Writing the snapshot"):
         return write_snapshot(Path(out_dir), frames, collected_at=now, period=period, source=sources.source,

@@ -307,6 +307,12 @@ def rows_of(data: Any) -> list[dict]:
     raise ValueError(f"unexpected Resource Graph data of type {type(data).__name__}")
 
 
+def total_records_of(batch_results: list[dict]) -> int | None:
+    """Azure's totalRecords summed over the batches that reported it; None when none did."""
+    known = [b["total_records"] for b in batch_results if b.get("total_records") is not None]
+    return sum(int(t) for t in known) if known else None
+
+
 @dataclass(frozen=True)
 class Page:
     """One Resource Graph response (the fields of the SDK's QueryResponse that paging needs)."""
@@ -431,7 +437,8 @@ class ResourceGraphSource(Source):
             requests=stats["requests"], throttled=stats["throttled"], retries=stats["retries"],
             seconds=time.monotonic() - started, warnings=tuple(warnings), failed_batches=tuple(failed),
             batches=len(self.batches), truncated=truncated, gaps=gaps,
-            extra={"api_version": API_VERSION, "batch_results": batch_totals})
+            extra={"api_version": API_VERSION, "batch_results": batch_totals,
+                   "total_records": total_records_of(batch_totals)})
 
     def _pages(self, client: ResourceGraphClient, query: str, text: str, batch: ScopeBatch,
                stats: dict) -> Iterator[Page]:

@@ -203,3 +203,35 @@ def test_unknown_source_name_is_a_usage_error():
     with pytest.raises(UsageError, match="unknown collection source 'nope'"):
         registry.open_sources("nope", RunConfig(), PERIOD, {})
     assert {"azure", "sample"} <= set(registry.names())
+
+
+def test_total_records_are_summed_over_a_datasets_queries_where_azure_gave_them(fake, tmp_path):
+    def outcome(query: str, rows: int, total: int | None) -> QueryOutcome:
+        return QueryOutcome(query=query, text="x", row_count=rows, status=COMPLETE, pages=1, requests=1, batches=1,
+                            extra={"total_records": total})
+    name = fake({"resource_containers": _containers(*SUBS),
+                 "findings.recommendations": outcome("findings.recommendations", 0, 7),
+                 "findings.subassessments": outcome("findings.subassessments", 0, 5),
+                 "policy_states": outcome("policy_states", 0, None)}, la={})
+    snap = read_snapshot(collect(tmp_path, name))
+    assert snap.datasets["findings"].extra["total_records"] == 12
+    assert snap.datasets["findings"].extra["queries"]["findings.recommendations"]["total_records"] == 7
+    assert snap.datasets["policy_states"].extra["total_records"] is None   # no query reported one
+    assert snap.datasets["clusters"].extra["total_records"] is None        # the fake reports none
+    # a source that signs in as nobody records no identity, and says so
+    assert snap.meta["collector"] == {"tenant_id": None, "object_id": None, "app_id": None, "upn": None,
+                                      "identity_type": None, "read_from": None,
+                                      "note": "the fake source uses no Azure identity"}
+
+
+def test_the_sample_records_totals_as_resource_graph_would_and_collects_as_sample(tmp_path):
+    from reportgen.collect.sample import world, write_month
+    snap = read_snapshot(write_month(world(3, 1, date(2026, 10, 20)), tmp_path / "snap", 0, 3))
+    assert snap.meta["collector"]["identity_type"] == "sample"
+    assert all(snap.meta["collector"][k] is None for k in ("tenant_id", "object_id", "app_id", "upn"))
+    for name, info in snap.datasets.items():
+        if name in ("assessment_history", "finding_history"):
+            assert info.extra["total_records"] is None, name     # Log Analytics reports no totalRecords
+        else:
+            assert info.extra["total_records"] == info.rows, name
+            assert info.pages >= 1

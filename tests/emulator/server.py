@@ -58,6 +58,27 @@ from reportgen.kql.catalog import load_tables
 from reportgen.kql.engine import EngineError, RecordStore, Result, Scope
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
+
+# The identity the emulator issues its token to: a service principal, as the claims of a Microsoft
+# identity platform app-only access token name it (tid, oid, appid, idtyp; learn.microsoft.com
+# entra/identity-platform/access-token-claims-reference). The emulator never checks a signature.
+EMULATOR_CLAIMS = {
+    "aud": "https://management.azure.com", "iss": "https://sts.windows.net/5f0e3c2a-8d4b-4e6f-9a1b-2c3d4e5f6a7b/",
+    "tid": "5f0e3c2a-8d4b-4e6f-9a1b-2c3d4e5f6a7b", "oid": "9d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6",
+    "appid": "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", "idtyp": "app", "sub": "9d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6",
+    "ver": "1.0",
+}
+
+
+def jwt_token(claims: Mapping[str, Any], signature: str = "emulator-signature-not-checked") -> str:
+    """A JWT-shaped bearer token (header.payload.signature, base64url without padding) with ``claims``."""
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
+    return ".".join((part({"typ": "JWT", "alg": "RS256", "kid": "emulator"}), part(dict(claims)),
+                     base64.urlsafe_b64encode(signature.encode()).decode().rstrip("=")))
+
+
+EMULATOR_TOKEN = jwt_token(EMULATOR_CLAIMS)
 STATS_PATH = "/_emulator/records"
 LA_PATH = re.compile(r"^/v1/workspaces/([^/]+)/query$")
 LEGACY, INDIVIDUAL = "findings.subassessments", "findings.recommendations"
@@ -216,7 +237,7 @@ class AzureEmulator:
     """
 
     def __init__(self, resource_graph: "RecordStore | Records", log_analytics: "RecordStore | Records | None" = None,
-                 *, token: str = "emulator-token", logs_token: str | None = None,
+                 *, token: str = EMULATOR_TOKEN, logs_token: str | None = None,
                  workspace_id: str = "00000000-0000-0000-0000-00000000beef",
                  management_groups: Mapping[str, Sequence[str]] | None = None, faults: Faults | None = None,
                  host: str = "127.0.0.1") -> None:
@@ -649,7 +670,7 @@ class EmulatorProcess:
         self._process: Any = None
         self.url = ""
         self.subscriptions: list[str] = []
-        self.token = kwargs.get("token", "emulator-token")
+        self.token = kwargs.get("token", EMULATOR_TOKEN)
         self.workspace_id = kwargs.get("workspace_id", "00000000-0000-0000-0000-00000000beef")
 
     def __enter__(self) -> "EmulatorProcess":

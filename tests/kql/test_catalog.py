@@ -197,7 +197,7 @@ def test_check_names_the_file_line_and_problem(query_copy, monkeypatch):
     rg = query_copy / "resource_graph"
     edit(rg / "clusters.kql", "project id, name,", "project id, nmae,")
     edit(rg / "regulatory_compliance.kql", "tolong(properties.passedResources)", "tostring(properties.passedResources)")
-    edit(rg / "exemptions.kql", "    expiresOn = todatetime(properties.expiresOn)\n", "    expiry = todatetime(properties.expiresOn)\n")
+    edit(rg / "exemptions.kql", "    expiresOn = todatetime(properties.expiresOn),\n", "    expiry = todatetime(properties.expiresOn),\n")
     (rg / "exemptions.kql").rename(rg / "waivers.kql")
     shutil.copy(rg / "waivers.kql", rg / "exemptions.kql")
     (rg / "policy_states.kql").rename(rg / "compliance.kql")

@@ -54,7 +54,7 @@ class EngineSource(Source):
                 rows.extend(result.wire_rows())
         return QueryOutcome(query=query, text=text, rows=tuple(rows), row_count=count, status=COMPLETE,
                             pages=sum(max(1, math.ceil(r.table.num_rows / PAGE_ROWS)) for r in results),
-                            batches=len(results), extra={"engine": "duckdb-kql"})
+                            batches=len(results), extra={"engine": "duckdb-kql", "total_records": count if self.service == "resource_graph" else None})
 
     def close(self) -> None:
         self.store.close()
