@@ -508,3 +508,26 @@ def test_lineage_first_sightings_are_lowered_only_by_earlier_times():
     assert list(first[:4]) == [t("2026-10-01T00:00:00Z"), t("2026-09-30T06:00:00Z"), t("2026-09-01T00:00:00Z"),
                                t("2026-08-20T00:00:00Z")]
     assert list(source) == ["sighting", "sighting", "sighting", "publishedDate", ""] and pd.isna(first[4])
+
+
+def test_a_compliant_cluster_without_assessment_is_not_said_to_count_as_non_compliant(tmp_path):
+    a, n = b.cluster_id("a"), b.cluster_id("n")
+    m = model_of(tmp_path, clusters=[b.cluster("a"), b.cluster("n")], assessments=[b.assessment(a)],
+                 policy_states=[b.policy_state(a, "NonCompliant"), b.policy_state(n, "Compliant")],
+                 findings=[b.finding(a, "CVE-1")])
+    sentence = next(s for s in m.insights if "not assessed" in s)
+    assert "counts as non-compliant" not in sentence       # the old text said so of a Compliant cluster
+    assert sentence == ("1 cluster is not assessed by Defender, so its vulnerabilities are not known; the policy "
+                        "reports it as 1 Compliant, which is no evidence of its images' vulnerabilities.")
+
+
+def test_a_governance_owner_that_contradicts_the_owner_tag_is_flagged(tmp_path):
+    g, h = b.cluster_id("g"), b.cluster_id("h")
+    ga, ha = b.assessment(g), b.assessment(h)
+    m = model_of(tmp_path, clusters=[b.cluster("g", tags={"Owner": "Team-Tag"}), b.cluster("h", tags={"owner": "gov@x"})],
+                 assessments=[ga, ha],
+                 governance_assignments=[b.governance(ga["id"], "gov@x", "2026-12-01T00:00:00Z"),
+                                         b.governance(ha["id"], "GOV@X ", "2026-12-01T00:00:00Z")])
+    c = m.tables.clusters.set_index("name")
+    assert (c.loc["g", "owner"], c.loc["g", "ownerTag"], bool(c.loc["g", "ownerConflict"])) == ("gov@x", "team-tag", True)
+    assert (c.loc["h", "ownerTag"], bool(c.loc["h", "ownerConflict"])) == ("gov@x", False)   # same owner, any case

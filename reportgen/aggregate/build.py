@@ -49,19 +49,17 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     keys, lineages, tracker = FindingKeys(), LineageKeys(), LineageTracker()
     for snap in snaps:
         lineages.learn_repositories(snap.frames["findings"])
-    history_frames = [history_rows(s.frames["finding_history"], lineages) for s in snaps if "finding_history" in s.frames]
-    history_all = (pd.concat(history_frames, ignore_index=True).drop_duplicates(["lineage", "at", "imageDigest", "open"])
-                   if history_frames else empty_history())
+    history_frames = [history_rows(s.frames["finding_history"], lineages) if "finding_history" in s.frames
+                      else empty_history() for s in snaps]
+    history_all = pd.concat(history_frames, ignore_index=True).drop_duplicates(["lineage", "at", "imageDigest", "open"])
     evidence_start = min([s.collected_at for s in snaps] + ([history_all["at"].min()] if len(history_all) else []))
     points: list[HistoryPoint] = []
     snap_points: list[SnapPoint] = []
     facts = findings = None
-    for snap in snaps:
+    for snap, h in zip(snaps, history_frames):
         facts = snapshot_facts(snap, config, controls, exceptions, mapping, keys, lineages)
         tracker.record_evaluations(facts.evaluated)
-        if "finding_history" in snap.frames and len(snap.frames["finding_history"]):
-            h = history_rows(snap.frames["finding_history"], lineages)
-            tracker.record_open(h.loc[h["open"], "lineage"].to_numpy(), h.loc[h["open"], "at"])
+        tracker.record_open(h.loc[h["open"], "lineage"].to_numpy(), h.loc[h["open"], "at"])
         tl = timeline(facts, tracker, sla, evidence_start)
         point = snap_point(facts, tl, _period_start(snap))
         points.append(_history_point(facts, tl, controls, point, snap_points[-1] if snap_points else None))

@@ -264,8 +264,8 @@ def timeline(facts: SnapshotFacts, tracker: LineageTracker, sla_days: dict[str, 
     is_open = df["state"].eq("Open").to_numpy()
     overdue = pd.Series(is_open & due.notna().to_numpy() & (due < as_of).to_numpy(), index=df.index)
     days_over = ((as_of - due).dt.total_seconds() // 86400).where(overdue.to_numpy())
-    return df.assign(firstSeen=first.to_numpy(), firstSeenSource=_objects(first_source.to_numpy()),
-                     ageIsLowerBound=lower_bound.to_numpy(dtype=bool), dueDate=due.to_numpy(),
+    return df.assign(firstSeen=first.array, firstSeenSource=_objects(first_source.to_numpy()),
+                     ageIsLowerBound=lower_bound.to_numpy(dtype=bool), dueDate=due.array,
                      dueSource=_objects(source),
                      ageDays=((as_of - first).dt.total_seconds() // 86400).astype("int64").to_numpy(),
                      overdue=overdue, daysOverdue=pd.array(days_over.to_numpy(), dtype="Int64"))

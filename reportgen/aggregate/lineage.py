@@ -141,7 +141,7 @@ def first_evaluations(lineages: np.ndarray, first_evaluation: pd.Series | None,
         return pd.DataFrame({"at": _EMPTY_TIMES, "source": pd.Series([], dtype=object)})
     raised = (pub > fed).to_numpy() & known
     at = fed.where(~pd.Series(raised), pub)
-    frame = pd.DataFrame({"lineage": np.asarray(lineages, dtype=np.int64)[known], "at": at[known].to_numpy(),
+    frame = pd.DataFrame({"lineage": np.asarray(lineages, dtype=np.int64)[known], "at": at[known].array,
                           "source": np.where(raised[known], PUBLISHED, FIRST_EVALUATION).astype(object)})
     frame = frame.sort_values(["lineage", "at", "source"], kind="stable").drop_duplicates("lineage")
     return frame.set_index("lineage")[["at", "source"]]
@@ -161,7 +161,7 @@ class LineageTracker:
             return
         if isinstance(times, pd.Timestamp):
             times = pd.Series(times, index=range(len(lineages)))
-        at = pd.Series(pd.to_datetime(times, utc=True).astype("datetime64[us, UTC]").to_numpy(),
+        at = pd.Series(pd.to_datetime(times, utc=True).astype("datetime64[us, UTC]").array,
                        index=pd.Index(lineages, dtype=np.int64))
         earliest = at.groupby(level=0, sort=False).min()
         self._open = _lower(self._open, earliest)

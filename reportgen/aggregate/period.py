@@ -59,7 +59,7 @@ def history_rows(history: pd.DataFrame, lineages: LineageKeys) -> pd.DataFrame:
         return empty_history()
     state = history["RecommendationState"].fillna("").astype(str).str.strip().str.lower()
     return pd.DataFrame({
-        "lineage": lineages.of_history(history), "at": pd.to_datetime(history["TimeGenerated"], utc=True).to_numpy(),
+        "lineage": lineages.of_history(history), "at": pd.to_datetime(history["TimeGenerated"], utc=True).astype("datetime64[us, UTC]").array,
         "open": state.eq("unhealthy").to_numpy(), "sevrank": severity_rank(history["RecommendationSeverity"]),
         "imageDigest": history["imageDigest"].fillna("").astype(str).to_numpy(dtype=object),
         "rid": lower_id(history["AssessedResourceId"]).to_numpy(),
@@ -142,7 +142,7 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
 
     index_ = pd.Index(pop, dtype=np.int64)
     last_open = _times(ev[ev["open"]].groupby("lineage")["at"].max(), index_)
-    last = pd.Series(last_open.reindex(ev["lineage"].to_numpy()).to_numpy(), index=ev.index)
+    last = pd.Series(last_open.reindex(ev["lineage"].to_numpy()).array, index=ev.index)
     closing_ev = ev[~ev["open"] & (ev["at"] > last)]
     closed = _times(closing_ev.groupby("lineage")["at"].min(), index_)
     open_now = np.isin(pop, opened[len(seen) - 1]) if seen and seen[-1] is cur else np.zeros(n, dtype=bool)
@@ -157,7 +157,7 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
 
     rid = _rid_of(pop, seen, hist)
     first, first_source = tracker.first_seen(pop)
-    first = pd.Series(first.to_numpy(), index=index_).fillna(start).astype("datetime64[us, UTC]")
+    first = pd.Series(first.array, index=index_).fillna(start).astype("datetime64[us, UTC]")
     lower_bound = (first_source.to_numpy(dtype=object) == SIGHTING) & (first <= evidence_start).to_numpy()
     gov = _cluster_value(rid, [cur] + ([opening] if opening is not None else []), "governanceDueDate")
     gov = pd.to_datetime(gov, utc=True).astype("datetime64[us, UTC]")
@@ -181,9 +181,9 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
                         ["met", "missed", "open-overdue", "open-within"], default="")
     days_to_fix = ((closed - first).dt.total_seconds() / 86400).where(fixed).round(1)
     frame = pd.DataFrame({
-        "lineage": pop, "sevrank": sevrank.to_numpy(), "rid": rid, "firstSeen": first.to_numpy(),
-        "firstSeenSource": first_source.to_numpy(dtype=object), "dueDate": due.to_numpy(), "dueSource": due_source,
-        "openAtStart": open_start, "openAtAsOf": open_now, "closed": closed.to_numpy(), "closeReason": reason,
+        "lineage": pop, "sevrank": sevrank.to_numpy(), "rid": rid, "firstSeen": first.array,
+        "firstSeenSource": first_source.to_numpy(dtype=object), "dueDate": due.array, "dueSource": due_source,
+        "openAtStart": open_start, "openAtAsOf": open_now, "closed": closed.array, "closeReason": reason,
         "slaVerdict": verdict, "daysToFix": days_to_fix.to_numpy(), "ageIsLowerBound": lower_bound,
     })
     frame["firstSeenSource"] = frame["firstSeenSource"].replace("", "sighting")
@@ -327,9 +327,9 @@ def population_table(pop: Population, cur: SnapPoint, opening: SnapPoint | None,
         "cveId": parts["cveId"].to_numpy(), "packageName": parts["packageName"].to_numpy(),
         "repository": parts["repository"].to_numpy(), "clusterName": name.to_numpy(),
         "resourceId": cluster_id.where(cluster_id.notna(), pd.Series(rid)).to_numpy(),
-        "owner": owner.to_numpy(), "firstSeen": f["firstSeen"].to_numpy(), "firstSeenSource": f["firstSeenSource"],
-        "ageIsLowerBound": False, "dueDate": f["dueDate"].to_numpy(), "dueSource": f["dueSource"],
-        "openAtStart": f["openAtStart"], "openAtAsOf": f["openAtAsOf"], "closed": f["closed"].to_numpy(),
+        "owner": owner.to_numpy(), "firstSeen": f["firstSeen"].array, "firstSeenSource": f["firstSeenSource"],
+        "ageIsLowerBound": False, "dueDate": f["dueDate"].array, "dueSource": f["dueSource"],
+        "openAtStart": f["openAtStart"], "openAtAsOf": f["openAtAsOf"], "closed": f["closed"].array,
         "closeReason": f["closeReason"], "slaVerdict": f["slaVerdict"], "daysToFix": f["daysToFix"],
         "digests": digests_text(pop.open_digests).reindex(lineage).fillna("").to_numpy(),
         "sightings": sightings.to_numpy(), "exemption": evidence.reindex(lineage).fillna("").to_numpy(),
