@@ -102,7 +102,8 @@ def test_each_lineage_has_its_closure_reason_and_verdict(model):
     assert t.loc["CVE-FAST", ["firstSeen", "firstSeenSource"]].tolist() == [
         pd.Timestamp("2026-09-25T06:00:00Z"), "firstEvaluationDate"]
     assert t.loc["CVE-GONE", "owner"] == "xavier"   # from the opening snapshot: its cluster is gone
-    assert t.loc["CVE-WAIVED", "exemption"] == "Exempt in Defender"
+    assert t.loc["CVE-WAIVED", "exemption"] == ("Exempt in Defender: no applicable policy exemption in the snapshot "
+                                              "covers its cluster")
     assert t.loc["CVE-INMONTH", "sightings"] == (
         "2026-09-30T06:00Z snapshot not open; 2026-10-10T00:00Z history open; "
         "2026-10-20T00:00Z history not open; 2026-10-31T06:00Z snapshot not open")

@@ -16,7 +16,9 @@ from reportgen import __version__
 from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, parse_json, pct, per_value, severity_counts, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, load_exceptions
+from reportgen.aggregate.exemptions import exemptions_table
 from reportgen.aggregate.findings import INDIVIDUAL, UNRECORDED, FindingKeys, SnapshotFacts, snapshot_facts, timeline
+from reportgen.aggregate.ipe import build_ipe
 from reportgen.aggregate.lineage import LineageKeys, LineageTracker
 from reportgen.aggregate.period import (SnapPoint, digests_text, empty_history, history_rows, lineage_changes,
                                         monthly_sla, period_figures, population, population_table, snap_point)
@@ -29,7 +31,6 @@ from reportgen.aggregate.owners import SOURCES, load_mapping
 from reportgen.config import SEVERITIES, RunConfig
 from reportgen.snapshot import Snapshot
 
-EXPIRING_DAYS = 30
 _SEV_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
 _STATE_RANK = {"Open": 0, "Exempt": 1, "Other": 2, "Healthy": 3}
 # What the figures read of the open findings, and of an earlier month's findings (the changes,
@@ -92,19 +93,19 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
         SlaRow(severity=s, days=sla.get(s.lower()), open=int(by_sla.get((s, False), 0) + by_sla.get((s, True), 0)),
                within_sla=int(by_sla.get((s, False), 0)), overdue=int(by_sla.get((s, True), 0)))
         for s in SEVERITY_ORDER)
-    exemptions_table = _exemptions_table(snapshot, exceptions, facts, findings)
+    exemptions, unattributed = exemptions_table(snapshot, exceptions, findings, config)
     meta = _meta(snapshot, config)
     findings_table = _findings_table(findings, facts, lineages)
     model_tables = ReportTables(
         findings=findings_table,
         clusters=clusters_table[list(CLUSTER_COLUMNS)],
-        exemptions=exemptions_table,
+        exemptions=exemptions,
         control_owner=_control_owner(controls, facts, open_),
         changes=change_rows,
         changes_by_owner=changes_by_owner,
         overdue_critical=overdue_critical(findings_table),
         period_population=population_table(
-            pops[-1], snap_points[-1], pops[-1].opening, lineages, _exemption_evidence(findings, exceptions),
+            pops[-1], snap_points[-1], pops[-1].opening, lineages, _exemption_evidence(findings, exceptions, exemptions),
             snapshot.datasets["findings"].query_sha256 if "findings" in snapshot.datasets else None,
             snapshot.datasets["finding_history"].query_sha256 if "finding_history" in snapshot.datasets else None,
             config.owners.fallback),
@@ -117,7 +118,10 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     model = ReportModel(meta=meta, controls=control_results, owners=owners, findings=summary, sla=sla_rows,
                         coverage=coverage, changes=changes, datasets=datasets, history=tuple(points),
                         insights=(), tables=model_tables, gaps=evidence_gaps(snapshot, datasets),
-                        earliest_due=earliest_due(findings_table), period=period)
+                        earliest_due=earliest_due(findings_table), period=period,
+                        ipe=build_ipe(snapshot, control_results, coverage, summary, clusters_table[list(CLUSTER_COLUMNS)],
+                                      findings_table, config.policy.assessment_keys),
+                        exemptions_unattributed=unattributed)
     return replace(model, insights=insights(model))
 
 
@@ -280,14 +284,34 @@ def _changes(findings: pd.DataFrame, now: SnapPoint, previous: SnapPoint | None,
 REBUILT = "Rebuilt, still vulnerable"
 
 
-def _exemption_evidence(findings: pd.DataFrame, exceptions: tuple[LocalException, ...]) -> pd.Series:
-    """Per lineage, what exempts its rows now: the exemption text of its first exempt row, with the
-    approval of a local exception (approver, ticket, expiry)."""
-    exempt = findings.loc[findings["state"].eq("Exempt"), ["lineage", "exemption"]].drop_duplicates("lineage")
+def _exemption_evidence(findings: pd.DataFrame, exceptions: tuple[LocalException, ...],
+                        exemptions: pd.DataFrame) -> pd.Series:
+    """Per lineage, what exempts its rows now, with its approval: a local exception (approver, ticket,
+    expiry), or for Defender's Exempt state the applicable, unexpired policy exemption with the longest
+    scope over its cluster (as ``exemptions_table`` credits it), else "no applicable exemption found"."""
+    exempt = findings.loc[findings["state"].eq("Exempt"), ["lineage", "rid", "exemption"]].drop_duplicates("lineage")
     approvals = {f"Local exception {e.id}: {e.reason}": (f"Local exception {e.id}: {e.reason} (approved by {e.approver}"
                                                          + (f", ticket {e.ticket}" if e.ticket else "")
                                                          + f", expires {e.expires:%Y-%m-%d})") for e in exceptions}
-    return exempt.set_index("lineage")["exemption"].map(lambda t: approvals.get(t, t))
+    policy = exemptions[exemptions["kind"].eq("Policy exemption") & exemptions["appliesToPolicy"].astype(bool)
+                        & exemptions["status"].ne("Expired")]
+    candidates = sorted(((str(r["scope"] or "").rstrip("/").lower(), str(r["name"]), r) for _, r in policy.iterrows()),
+                        key=lambda c: (-len(c[0]), c[1]))
+
+    def policy_text(rid: str) -> str:
+        for scope, name, r in candidates:
+            if scope and (rid == scope or rid.startswith(scope + "/")):
+                approval = ", ".join(f"{label} {r[col]}" for label, col in (
+                    ("approved by", "approver"), ("requested by", "requester"), ("ticket", "ticket"),
+                    ("created by", "createdBy")) if str(r[col] or "").strip())
+                expiry = "no expiry" if r["noExpiry"] else f"expires {pd.Timestamp(r['expiresOn']):%Y-%m-%d}"
+                return f"Exempt in Defender: policy exemption {name} ({r['category']}; {approval or 'no approval recorded'}; {expiry})"
+        return "Exempt in Defender: no applicable policy exemption in the snapshot covers its cluster"
+
+    texts = {}
+    for lineage, rid, text_ in zip(exempt["lineage"].tolist(), exempt["rid"].tolist(), exempt["exemption"].tolist()):
+        texts[lineage] = approvals.get(text_) or (policy_text(rid) if text_ == "Exempt in Defender" else text_)
+    return pd.Series(texts, dtype=object)
 
 
 def _configured_assessment_rids(assessments: pd.DataFrame, assessment_keys: tuple[str, ...]) -> set[str]:
@@ -376,54 +400,6 @@ def _time_to_fix(pops) -> float | None:
     fixed = [p.frame.loc[p.frame["closeReason"].eq("fixed"), ["lineage", "closed", "daysToFix"]] for p in pops]
     all_ = pd.concat(fixed, ignore_index=True).drop_duplicates(["lineage", "closed"]) if fixed else None
     return round(float(all_["daysToFix"].median()), 1) if all_ is not None and len(all_) else None
-
-
-def _exemptions_table(snapshot: Snapshot, exceptions: tuple[LocalException, ...], facts: SnapshotFacts,
-                      findings: pd.DataFrame) -> pd.DataFrame:
-    as_of = snapshot.collected_at
-    ex = snapshot.frames["exemptions"]
-    rows = []
-    # open or exempt findings per cluster: an exemption's scope is matched against a few thousand ids
-    per_rid = findings.loc[findings["state"].isin(["Open", "Exempt"]), "rid"].value_counts(sort=False)
-    rids = pd.Index(per_rid.index, dtype=object)
-    for _, r in ex.iterrows():
-        expires = r["expiresOn"]
-        scope = str(r["scope"] or "").rstrip("/").lower()
-        matched = int(per_rid[(rids == scope) | rids.str.startswith(scope + "/")].sum()) if scope else 0
-        rows.append({
-            "kind": "Policy exemption", "name": r["name"], "category": r["category"], "scope": r["scope"],
-            "displayName": r["displayName"], "reason": r["description"], "approver": "", "ticket": "",
-            "expiresOn": expires, **_expiry(expires, as_of), "matchedFindings": matched,
-        })
-    for exc in exceptions:
-        expires = pd.Timestamp(exc.expires, tz="UTC")
-        rows.append({
-            "kind": "Local exception", "name": exc.id, "category": "Risk acceptance", "scope": exc.describe_scope(),
-            "displayName": exc.id, "reason": exc.reason, "approver": exc.approver, "ticket": exc.ticket,
-            "expiresOn": expires, **_expiry(expires + timedelta(days=1), as_of),
-            "matchedFindings": facts.exception_matches.get(exc.id, 0),
-        })
-    table = pd.DataFrame(rows, columns=list(EXEMPTION_COLUMNS))
-    for column, default in (("appliesToPolicy", True), ("applicability", ""), ("requester", ""),
-                            ("otherMetadata", ""), ("policyAssignmentId", ""), ("policyDefinitionReferenceIds", ""),
-                            ("createdBy", ""), ("lastModifiedBy", "")):
-        table[column] = table[column].fillna(default) if len(table) else table[column]
-    table["noExpiry"] = table["expiresOn"].isna()
-    if len(table):
-        order = {"Expired": 0, "Expiring": 1, "Active": 2}
-        table = table.assign(_o=table["status"].map(order)).sort_values(
-            ["_o", "expiresOn", "name"], na_position="last", kind="stable").drop(columns="_o").reset_index(drop=True)
-    table["expiresOn"] = pd.to_datetime(table["expiresOn"], utc=True)
-    return table
-
-
-def _expiry(expires, as_of: pd.Timestamp) -> dict:
-    if expires is None or pd.isna(expires):
-        return {"status": "Active", "daysToExpiry": None}
-    days = int((pd.Timestamp(expires) - as_of).total_seconds() // 86400)
-    if pd.Timestamp(expires) <= as_of:
-        return {"status": "Expired", "daysToExpiry": days}
-    return {"status": "Expiring" if days <= EXPIRING_DAYS else "Active", "daysToExpiry": days}
 
 
 def _control_owner(controls, facts: SnapshotFacts, open_: pd.DataFrame) -> pd.DataFrame:

@@ -441,5 +441,9 @@ class ReportModel:
     # open findings; clusters without an open finding that has a due date are absent
     earliest_due: Mapping[str, pd.Timestamp] = field(default_factory=dict, repr=False)
     period: PeriodPopulation | None = None     # None only for models built without aggregation
+    # exempt findings (FindingsSummary.exempt) that no row of tables.exemptions is credited with: Defender
+    # reports them Exempt but no applicable exemption in the snapshot covers their cluster. The table's
+    # matchedFindings total + this = the exempt count.
+    exemptions_unattributed: int = 0
     ipe: Ipe | None = None
     audit_sample: AuditSample | None = None
