@@ -61,6 +61,24 @@ def pair_ids(ids: dict[tuple[str, str], int], left: pd.Series, right: pd.Series)
     return numbers[pair_codes] if len(pair_codes) else np.array([], dtype=np.int64)
 
 
+def object_frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """A DataFrame whose text columns stay Python objects (pandas would copy them into Arrow strings,
+    which cost several times more to hash and compare at a million rows). A text scalar is repeated."""
+    n = next((len(v) for v in columns.values() if not isinstance(v, (str, bool, int, float)) and v is not None), 0)
+    out = {}
+    for name, v in columns.items():
+        if isinstance(v, str):
+            out[name] = pd.Series(np.full(n, v, dtype=object), dtype=object)
+        elif isinstance(v, list) or (isinstance(v, np.ndarray) and v.dtype == object):
+            out[name] = pd.Series(np.asarray(v, dtype=object), dtype=object)
+        elif isinstance(v, pd.Series):
+            out[name] = (pd.Series(v.to_numpy(dtype=object), dtype=object)
+                         if v.dtype == object or pd.api.types.is_string_dtype(v.dtype) else v.reset_index(drop=True))
+        else:
+            out[name] = v
+    return pd.DataFrame(out)
+
+
 def sort_codes(series: pd.Series) -> np.ndarray:
     """Whole numbers that sort like the values of a text column (missing values last, equal values
     equal), from sorting its distinct values only; for ``np.lexsort``."""

@@ -18,7 +18,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from reportgen.aggregate.common import lower_id, normalize_severity, pair_ids, per_value, text
+from reportgen.aggregate.common import lower_id, normalize_severity, object_frame, pair_ids, per_value, text
 from reportgen.aggregate.model import SEVERITY_ORDER
 
 SEV_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
@@ -41,6 +41,7 @@ class LineageKeys:
         self._repo_of_digest: dict[str, str] = {}
         self._image_list: list[tuple[str, str]] | None = None
         self._vuln_list: list[tuple[str, str]] | None = None
+        self._ids: dict[int, str] = {}
 
     def learn_repositories(self, findings: pd.DataFrame) -> None:
         """Remember the repository of every image digest of a snapshot's findings rows (the first one
@@ -49,7 +50,7 @@ class LineageKeys:
             return
         digest = per_value(text(findings["imageDigest"]), lambda v: v.strip().lower())
         repo = repository_key(findings)
-        pairs = pd.DataFrame({"d": digest.to_numpy(), "r": repo.to_numpy()}).drop_duplicates("d")
+        pairs = object_frame({"d": digest.to_numpy(), "r": repo.to_numpy()}).drop_duplicates("d")
         for d, r in zip(pairs["d"].tolist(), pairs["r"].tolist()):
             if d and not r.startswith("@"):
                 self._repo_of_digest.setdefault(d, r)
@@ -84,7 +85,7 @@ class LineageKeys:
         vulns = np.array(self._vuln_list + [("", "")], dtype=object)
         img = images[(lineages >> 32).astype(np.int64)] if len(lineages) else np.array([], dtype=object)
         vul = vulns[(lineages & 0xFFFFFFFF).astype(np.int64)] if len(lineages) else np.array([], dtype=object)
-        return pd.DataFrame({
+        return object_frame({
             "rid": [i[0] for i in img], "repository": [i[1] for i in img],
             "cveId": [v[0] for v in vul], "packageName": [v[1] for v in vul],
         })
@@ -93,9 +94,14 @@ class LineageKeys:
         """``L-`` + the first 16 hex digits of sha256("<rid>|<repository>|<CVE>|<package>")."""
         lineages = np.asarray(lineages, dtype=np.int64)
         codes, uniques = pd.factorize(lineages, sort=False)
-        parts = self.parts(uniques)
-        ids = np.array([lineage_id(*row) for row in zip(parts["rid"], parts["repository"], parts["cveId"],
-                                                        parts["packageName"])] or [""], dtype=object)
+        known = self._ids
+        missing = np.array([u for u in uniques.tolist() if u not in known], dtype=np.int64)
+        if len(missing):
+            parts = self.parts(missing)
+            known.update(zip(missing.tolist(), (lineage_id(*row) for row in zip(
+                parts["rid"].tolist(), parts["repository"].tolist(), parts["cveId"].tolist(),
+                parts["packageName"].tolist()))))
+        ids = np.array([known[u] for u in uniques.tolist()] or [""], dtype=object)
         return ids[codes] if len(codes) else np.array([], dtype=object)
 
 
@@ -107,18 +113,25 @@ def lineage_id(rid: str, repository: str, cve: str, package: str) -> str:
 def repository_key(findings: pd.DataFrame) -> pd.Series:
     """registryHost/repositoryName lower-cased (just the repository without a host); "@<digest>"
     where neither is known. Computed once per distinct (host, repository, digest)."""
-    host = text(findings["registryHost"])
-    repo = text(findings["repositoryName"])
-    digest = text(findings["imageDigest"])
-    frame = pd.DataFrame({"h": host.to_numpy(), "r": repo.to_numpy(), "d": digest.to_numpy()})
-    codes = frame.groupby(["h", "r", "d"], sort=False, dropna=False).ngroup().to_numpy()
-    firsts = frame.drop_duplicates(["h", "r", "d"], keep="first")
+    codes, uniques = [], []
+    for column in ("registryHost", "repositoryName", "imageDigest"):
+        c, u = pd.factorize(text(findings[column]).to_numpy(dtype=object), sort=False)
+        codes.append(c.astype(np.int64))
+        uniques.append(u)
+    combined = (codes[0] * (len(uniques[1]) + 1) + codes[1]) * (len(uniques[2]) + 1) + codes[2]
+    combo_codes, combos = pd.factorize(combined, sort=False)
+    width_d = len(uniques[2]) + 1
+    width_r = len(uniques[1]) + 1
     values = []
-    for h, r, d in zip(firsts["h"].tolist(), firsts["r"].tolist(), firsts["d"].tolist()):
-        h, r = h.strip().lower().rstrip("/"), r.strip().lower().strip("/")
-        values.append(f"{h}/{r}" if h and r else (r or ("@" + d.strip().lower())))
+    for combo in combos.tolist():
+        h, rest = divmod(combo, width_r * width_d)
+        r, d = divmod(rest, width_d)
+        host = uniques[0][h].strip().lower().rstrip("/")
+        repo = uniques[1][r].strip().lower().strip("/")
+        values.append(f"{host}/{repo}" if host and repo else (repo or ("@" + uniques[2][d].strip().lower())))
     out = np.array(values or [""], dtype=object)
-    return pd.Series(out[codes] if len(codes) else np.array([], dtype=object), index=findings.index, dtype=object)
+    return pd.Series(out[combo_codes] if len(combo_codes) else np.array([], dtype=object), index=findings.index,
+                     dtype=object)
 
 
 def severity_rank(series: pd.Series) -> np.ndarray:
@@ -141,7 +154,7 @@ def first_evaluations(lineages: np.ndarray, first_evaluation: pd.Series | None,
         return pd.DataFrame({"at": _EMPTY_TIMES, "source": pd.Series([], dtype=object)})
     raised = (pub > fed).to_numpy() & known
     at = fed.where(~pd.Series(raised), pub)
-    frame = pd.DataFrame({"lineage": np.asarray(lineages, dtype=np.int64)[known], "at": at[known].array,
+    frame = object_frame({"lineage": np.asarray(lineages, dtype=np.int64)[known], "at": at[known].array,
                           "source": np.where(raised[known], PUBLISHED, FIRST_EVALUATION).astype(object)})
     frame = frame.sort_values(["lineage", "at", "source"], kind="stable").drop_duplicates("lineage")
     return frame.set_index("lineage")[["at", "source"]]

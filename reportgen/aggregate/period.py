@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reportgen.aggregate.common import lower_id
+from reportgen.aggregate.common import lower_id, object_frame
 from reportgen.aggregate.lineage import SEV_RANK, SIGHTING, UNKNOWN_RANK, LineageKeys, LineageTracker, severity_rank
 from reportgen.aggregate.model import SEVERITY_ORDER, MonthlySla, PeriodPopulation, RollForward
 
@@ -42,8 +42,13 @@ class SnapPoint:
         return pd.unique(self.open_rows()["lineage"].to_numpy())
 
 
+def isin(values, members) -> np.ndarray:
+    """``values`` in ``members``, by hashing (numpy's sort-based isin is slow for text and large ids)."""
+    return pd.Index(members).unique().get_indexer(pd.Index(values)) >= 0 if len(values) else np.zeros(0, dtype=bool)
+
+
 def snap_point(facts, timeline_rows: pd.DataFrame, period_start: pd.Timestamp) -> SnapPoint:
-    rows = pd.DataFrame({
+    rows = object_frame({
         "lineage": timeline_rows["lineage"].to_numpy(dtype=np.int64), "state": timeline_rows["state"].to_numpy(),
         "sevrank": timeline_rows["sev"].map(SEV_RANK).fillna(UNKNOWN_RANK).to_numpy(dtype=np.int8),
         "imageDigest": timeline_rows["imageDigest"].to_numpy(dtype=object), "rid": timeline_rows["rid"].to_numpy(),
@@ -58,7 +63,7 @@ def history_rows(history: pd.DataFrame, lineages: LineageKeys) -> pd.DataFrame:
     if history.empty:
         return empty_history()
     state = history["RecommendationState"].fillna("").astype(str).str.strip().str.lower()
-    return pd.DataFrame({
+    return object_frame({
         "lineage": lineages.of_history(history), "at": pd.to_datetime(history["TimeGenerated"], utc=True).astype("datetime64[us, UTC]").array,
         "open": state.eq("unhealthy").to_numpy(), "sevrank": severity_rank(history["RecommendationSeverity"]),
         "imageDigest": history["imageDigest"].fillna("").astype(str).to_numpy(dtype=object),
@@ -86,19 +91,22 @@ class LineageChanges:
 def lineage_changes(before: SnapPoint, now: SnapPoint) -> LineageChanges:
     b_rows, n_rows = before.open_rows(), now.open_rows()
     b, n = pd.unique(b_rows["lineage"].to_numpy()), pd.unique(n_rows["lineage"].to_numpy())
-    persisting = n[np.isin(n, b)]
-    b_pairs = pd.MultiIndex.from_arrays([b_rows["lineage"].to_numpy(), _lower(b_rows["imageDigest"])])
-    n_pairs = pd.MultiIndex.from_arrays([n_rows["lineage"].to_numpy(), _lower(n_rows["imageDigest"])])
-    fresh = n_rows["lineage"].to_numpy()[~n_pairs.isin(b_pairs)]
-    rebuilt = persisting[np.isin(persisting, pd.unique(fresh))]
-    return LineageChanges(new=n[~np.isin(n, b)], resolved=b[~np.isin(b, n)], persisting=persisting,
-                          rebuilt=rebuilt)
+    persisting = n[isin(n, b)]
+    # (lineage, digest) pairs as whole numbers: digests coded over both snapshots, lower-cased
+    codes = _lower_codes(pd.concat([b_rows["imageDigest"], n_rows["imageDigest"]], ignore_index=True))
+    l_codes, _ = pd.factorize(np.concatenate([b_rows["lineage"].to_numpy(), n_rows["lineage"].to_numpy()]))
+    pair = l_codes.astype(np.int64) * (int(codes.max()) + 2 if len(codes) else 1) + codes
+    b_pairs, n_pairs = pair[:len(b_rows)], pair[len(b_rows):]
+    fresh = n_rows["lineage"].to_numpy()[~isin(n_pairs, b_pairs)]
+    rebuilt = persisting[isin(persisting, pd.unique(fresh))]
+    return LineageChanges(new=n[~isin(n, b)], resolved=b[~isin(b, n)], persisting=persisting, rebuilt=rebuilt)
 
 
-def _lower(series: pd.Series) -> np.ndarray:
-    codes, uniques = pd.factorize(series.fillna("").astype(str).to_numpy(dtype=object), sort=False)
-    low = np.array([u.strip().lower() for u in uniques] or [""], dtype=object)
-    return low[codes] if len(codes) else np.array([], dtype=object)
+def _lower_codes(series: pd.Series) -> np.ndarray:
+    """Codes of the lower-cased, trimmed values (equal text, whatever its case, gets one code)."""
+    codes, uniques = pd.factorize(series.fillna("").astype(object).to_numpy(dtype=object), sort=False)
+    low_codes, _ = pd.factorize(np.array([str(u).strip().lower() for u in uniques] or [""], dtype=object))
+    return low_codes[codes].astype(np.int64) if len(codes) else np.array([], dtype=np.int64)
 
 
 # -- the period population ------------------------------------------------------------------------
@@ -128,9 +136,9 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
     pop = pd.unique(np.concatenate(opened)) if opened else np.array([], dtype=np.int64)
     pop = np.sort(pop.astype(np.int64))
     n = len(pop)
-    events = [pd.DataFrame({"lineage": pop, "at": np.repeat(p.as_of.to_datetime64(), n), "kind": "snapshot",
-                            "open": np.isin(pop, o)}) for p, o in zip(seen, opened)]
-    h = hist[np.isin(hist["lineage"].to_numpy(), pop)]
+    events = [object_frame({"lineage": pop, "at": np.repeat(p.as_of.to_datetime64(), n), "kind": "snapshot",
+                            "open": isin(pop, o)}) for p, o in zip(seen, opened)]
+    h = hist[isin(hist["lineage"].to_numpy(), pop)]
     if len(h):
         h_ev = h.groupby(["lineage", "at"], sort=False)["open"].any().reset_index()
         events.append(h_ev.assign(kind="history"))
@@ -145,8 +153,8 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
     last = pd.Series(last_open.reindex(ev["lineage"].to_numpy()).array, index=ev.index)
     closing_ev = ev[~ev["open"] & (ev["at"] > last)]
     closed = _times(closing_ev.groupby("lineage")["at"].min(), index_)
-    open_now = np.isin(pop, opened[len(seen) - 1]) if seen and seen[-1] is cur else np.zeros(n, dtype=bool)
-    open_start = np.isin(pop, opened[0]) if opening is not None else np.zeros(n, dtype=bool)
+    open_now = isin(pop, opened[len(seen) - 1]) if seen and seen[-1] is cur else np.zeros(n, dtype=bool)
+    open_start = isin(pop, opened[0]) if opening is not None else np.zeros(n, dtype=bool)
     closed = closed.where(~open_now, pd.NaT)
     closed = closed.where(closed.notna() | pd.Series(open_now, index=index_), cur.as_of).astype("datetime64[us, UTC]")
 
@@ -171,8 +179,8 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
 
     in_scope = pd.Index(cur.clusters["rid"]).unique()
     cur_exempt = pd.unique(cur.rows.loc[cur.rows["state"].eq("Exempt"), "lineage"].to_numpy())
-    reason = np.where(open_now, "", np.where(~np.isin(rid, in_scope), "out_of_scope",
-                                             np.where(np.isin(pop, cur_exempt), "exempt", "fixed")))
+    reason = np.where(open_now, "", np.where(~isin(rid, in_scope), "out_of_scope",
+                                             np.where(isin(pop, cur_exempt), "exempt", "fixed")))
     fixed = reason == "fixed"
     has_due = due.notna().to_numpy()
     on_time = (closed <= due).to_numpy()
@@ -180,7 +188,7 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
     verdict = np.select([fixed & has_due & on_time, fixed & has_due, open_now & has_due & late, open_now],
                         ["met", "missed", "open-overdue", "open-within"], default="")
     days_to_fix = ((closed - first).dt.total_seconds() / 86400).where(fixed).round(1)
-    frame = pd.DataFrame({
+    frame = object_frame({
         "lineage": pop, "sevrank": sevrank.to_numpy(), "rid": rid, "firstSeen": first.array,
         "firstSeenSource": first_source.to_numpy(dtype=object), "dueDate": due.array, "dueSource": due_source,
         "openAtStart": open_start, "openAtAsOf": open_now, "closed": closed.array, "closeReason": reason,
@@ -208,13 +216,16 @@ def _rid_of(pop: np.ndarray, seen: list[SnapPoint], hist: pd.DataFrame) -> np.nd
 
 
 def _cluster_value(rid: np.ndarray, points: list[SnapPoint], column: str) -> pd.Series:
-    """``column`` of each lineage's cluster in the first of ``points`` that knows the cluster."""
-    out = pd.Series([None] * len(rid), dtype=object)
+    """``column`` of each lineage's cluster in the first of ``points`` that knows the cluster
+    (looked up once per distinct cluster)."""
+    codes, uniques = pd.factorize(np.asarray(rid, dtype=object), sort=False)
+    found = pd.Series([None] * len(uniques), dtype=object)
     for p in points:
-        values = p.clusters.set_index("rid")[column]
-        got = pd.Series(values.reindex(rid).to_numpy(), dtype=object)
-        out = out.where(out.notna(), got)
-    return out
+        values = p.clusters.drop_duplicates("rid").set_index("rid")[column]
+        got = pd.Series(values.reindex(uniques).to_numpy(dtype=object), dtype=object)
+        found = found.where(found.notna(), got)
+    taken = found.to_numpy(dtype=object)[codes] if len(codes) else np.array([], dtype=object)
+    return pd.Series(taken, dtype=object)
 
 
 def roll_forward(frame: pd.DataFrame) -> RollForward:
@@ -268,39 +279,54 @@ def _time_text(ts: pd.Timestamp) -> str:
 def sightings_text(events: pd.DataFrame) -> pd.Series:
     """Per lineage (index), "<UTC time> <snapshot|history> <open|not open>; ..." in time order.
 
-    Lineages seen only by snapshots share a few patterns of open flags: each pattern's text is
-    made once."""
+    Every lineage of a population has one event per snapshot sighting, at the same times: a lineage
+    without history rows is told by the pattern of its open flags, whose text is made once; only
+    lineages with history rows are joined one by one."""
     if events.empty:
         return pd.Series(dtype=object)
-    ev = events.assign(word=np.where(events["open"], "open", "not open"))
-    labels = {t: _time_text(pd.Timestamp(t)) for t in pd.unique(ev["at"])}
-    ev["cell"] = _cells(ev, labels)
-    codes, uniques = pd.factorize(ev["cell"], sort=False)
-    frame = pd.DataFrame({"lineage": ev["lineage"].to_numpy(), "c": codes})
-    # the pattern of each lineage: its cell codes in order, as a tuple
-    grouped = frame.groupby("lineage", sort=True)["c"].agg(tuple)
-    texts = {pattern: "; ".join(uniques[c] for c in pattern) for pattern in pd.unique(grouped.to_numpy())}
-    return grouped.map(texts)
-
-
-def _cells(ev: pd.DataFrame, labels: dict) -> np.ndarray:
-    combo = ev.groupby(["at", "kind", "word"], sort=False).ngroup().to_numpy()
-    firsts = ev.assign(_c=combo).drop_duplicates("_c").sort_values("_c")
-    texts = np.array([f"{labels[t]} {k} {w}" for t, k, w in zip(firsts["at"], firsts["kind"], firsts["word"])],
-                     dtype=object)
-    return texts[combo]
+    word = {True: "open", False: "not open"}
+    snap = events[events["kind"].eq("snapshot")].sort_values(["lineage", "at"], kind="stable")
+    times = [pd.Timestamp(t) for t in np.sort(pd.unique(snap["at"]))]
+    lineages = pd.unique(snap["lineage"].to_numpy())
+    k = len(times)
+    flags = snap["open"].to_numpy(dtype=bool).reshape(len(lineages), k)
+    masks = (flags.astype(np.int64) << np.arange(k, dtype=np.int64)).sum(axis=1)
+    texts = {m: "; ".join(f"{_time_text(t)} snapshot {word[bool(m >> j & 1)]}" for j, t in enumerate(times))
+             for m in pd.unique(masks).tolist()}
+    out = pd.Series([texts[m] for m in masks.tolist()], index=pd.Index(lineages, dtype=np.int64), dtype=object)
+    with_history = pd.unique(events.loc[events["kind"].eq("history"), "lineage"].to_numpy())
+    if len(with_history):
+        ev = events[events["lineage"].isin(with_history)].sort_values(["lineage", "at", "kind"], kind="stable")
+        joined: dict[int, list[str]] = {}
+        for lineage, at, kind, open_ in zip(ev["lineage"].tolist(), ev["at"].tolist(), ev["kind"].tolist(),
+                                            ev["open"].tolist()):
+            joined.setdefault(lineage, []).append(f"{_time_text(pd.Timestamp(at))} {kind} {word[bool(open_)]}")
+        extra = pd.Series({lin: "; ".join(parts) for lin, parts in joined.items()}, dtype=object)
+        out = pd.concat([out[~out.index.isin(extra.index)], extra]).sort_index()
+    return out
 
 
 def digests_text(open_digests: pd.DataFrame) -> pd.Series:
     """Per lineage (index), its open digests sorted and "; "-joined (one digest: no join)."""
     if open_digests.empty:
         return pd.Series(dtype=object)
-    d = open_digests.assign(imageDigest=open_digests["imageDigest"].fillna("").astype(str))
-    d = d[d["imageDigest"].ne("")].drop_duplicates().sort_values(["lineage", "imageDigest"], kind="stable")
-    many = d["lineage"].duplicated(keep=False)
-    single = d.loc[~many].set_index("lineage")["imageDigest"]
-    multi = d.loc[many].groupby("lineage")["imageDigest"].agg("; ".join)
-    return pd.concat([single, multi]).sort_index()
+    codes, uniques = pd.factorize(open_digests["imageDigest"].fillna("").astype(object).to_numpy(dtype=object))
+    names = np.array([str(u) for u in uniques] + [""], dtype=object)
+    order = np.argsort(names[:-1], kind="stable")
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[order] = np.arange(len(uniques))
+    sorted_names = names[:-1][order]
+    pairs = pd.DataFrame({"lineage": open_digests["lineage"].to_numpy(dtype=np.int64), "d": rank[codes]})
+    pairs = pairs[sorted_names[pairs["d"].to_numpy()] != ""]
+    pairs = pairs.drop_duplicates().sort_values(["lineage", "d"], kind="stable")
+    lin, d = pairs["lineage"].to_numpy(), pairs["d"].to_numpy()
+    many = pairs["lineage"].duplicated(keep=False).to_numpy()
+    single = pd.Series(sorted_names[d[~many]], index=lin[~many], dtype=object)
+    multi: dict[int, list[str]] = {}
+    for lineage, code in zip(lin[many].tolist(), d[many].tolist()):
+        multi.setdefault(lineage, []).append(sorted_names[code])
+    joined = pd.Series({k: "; ".join(v) for k, v in multi.items()}, dtype=object)
+    return pd.concat([single, joined]).sort_index() if len(joined) else single.sort_index()
 
 
 def population_table(pop: Population, cur: SnapPoint, opening: SnapPoint | None, lineages: LineageKeys,
@@ -321,7 +347,7 @@ def population_table(pop: Population, cur: SnapPoint, opening: SnapPoint | None,
     from_history = pd.unique(pop.events.loc[pop.events["kind"].eq("history"), "lineage"].to_numpy())
     query = f"findings {query_sha}" if query_sha else ""
     query_h = "; ".join(p for p in (query, f"finding_history {history_sha}" if history_sha else "") if p)
-    table = pd.DataFrame({
+    table = object_frame({
         "lineageId": lineages.lineage_ids(lineage),
         "severity": np.array(SEVERITY_ORDER, dtype=object)[f["sevrank"].to_numpy(dtype=np.int64)],
         "cveId": parts["cveId"].to_numpy(), "packageName": parts["packageName"].to_numpy(),
@@ -333,7 +359,7 @@ def population_table(pop: Population, cur: SnapPoint, opening: SnapPoint | None,
         "closeReason": f["closeReason"], "slaVerdict": f["slaVerdict"], "daysToFix": f["daysToFix"],
         "digests": digests_text(pop.open_digests).reindex(lineage).fillna("").to_numpy(),
         "sightings": sightings.to_numpy(), "exemption": evidence.reindex(lineage).fillna("").to_numpy(),
-        "querySha256": np.where(np.isin(lineage, from_history), query_h, query).astype(object),
+        "querySha256": np.where(isin(lineage, from_history), query_h, query).astype(object),
     })
     table["ageIsLowerBound"] = f["ageIsLowerBound"].to_numpy(dtype=bool) if "ageIsLowerBound" in f else False
     table = table.assign(_r=f["sevrank"].to_numpy()).sort_values(["_r", "lineageId"], kind="stable")
