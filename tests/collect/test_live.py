@@ -126,9 +126,11 @@ def test_one_failed_resource_graph_dataset_fails_the_collection(fake, tmp_path):
 
 def test_a_failed_log_analytics_dataset_is_written_failed_with_a_gap(fake, tmp_path):
     name = fake({"resource_containers": _containers(*SUBS)},
-                la={"finding_history": _failed("finding_history", "HTTP 403 Forbidden: no access")})
+                la={"finding_history": _failed("finding_history", "HTTP 403 Forbidden: no access"),
+                    "finding_history.recommendations": _failed("finding_history.recommendations",
+                                                               "HTTP 403 Forbidden: no access")})
     snap = read_snapshot(collect(tmp_path, name))
-    assert snap.datasets["finding_history"].status == FAILED
+    assert snap.datasets["finding_history"].status == FAILED   # both of its queries failed
     assert snap.meta["collection"]["failed_datasets"] == ["finding_history"]
     gaps = snap.meta["gaps"]
     assert {"kind": "dataset-failed", "dataset": "finding_history", "members": [],
@@ -235,3 +237,11 @@ def test_the_sample_records_totals_as_resource_graph_would_and_collects_as_sampl
         else:
             assert info.extra["total_records"] == info.rows, name
             assert info.pages >= 1
+
+
+def test_one_of_two_history_queries_failing_makes_the_dataset_partial(fake, tmp_path):
+    name = fake({"resource_containers": _containers(*SUBS)},
+                la={"finding_history.recommendations": _failed("finding_history.recommendations", "HTTP 500")})
+    snap = read_snapshot(collect(tmp_path, name))
+    assert snap.datasets["finding_history"].status == PARTIAL
+    assert any(g["kind"] == "dataset-partial" and g["dataset"] == "finding_history" for g in snap.meta["gaps"])

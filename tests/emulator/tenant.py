@@ -368,6 +368,40 @@ NESTED_HISTORY = [
 MANAGEMENT_GROUPS = {"mg-platform": list(SUBS[:2])}
 
 
+# Continuous export of individual recommendations (SecurityRecommendation), as finding_history's second
+# query reads them: (time, INDIVIDUALS index, state, IsSnapshot, variant). Variants: "entity" (the
+# assessed resource is the container's security entity), "cluster-id" (it is the cluster: the cluster
+# comes from RecommendationId), "camelCase" (resourceDetails keys as the export sample writes them),
+# "registry" (a registry image: left out), "before" (before the period: left out).
+INDIVIDUAL_HISTORY = [
+    ("2026-10-05T03:00:00.1234567Z", 1, "Unhealthy", True, "entity"),
+    ("2026-10-12T08:15:00Z", 1, "Healthy", False, "camelCase"),
+    ("2026-10-07T03:00:00Z", 9, "Unhealthy", True, "cluster-id"),
+    ("2026-10-09T11:00:00Z", 14, "Unhealthy", False, "registry"),
+    ("2026-09-20T03:00:00Z", 14, "Unhealthy", True, "before"),
+]
+
+
+def _in_period(time: str) -> bool:
+    return PERIOD[0].isoformat() <= time[:10] <= PERIOD[1].isoformat()
+
+
+def _individual_export(time: str, r: "Individual", state: str, snapshot: bool, variant: str) -> dict:
+    record = _individual_record(r)
+    properties = dict(record["properties"])
+    additional = properties.pop("additionalData")
+    if variant == "camelCase":
+        properties["resourceDetails"] = {k[0].lower() + k[1:]: v for k, v in properties["resourceDetails"].items()}
+    if variant == "registry":
+        properties["resourceDetails"] = dict(properties["resourceDetails"], ResourceType=".containerimage")
+    assessed = r.cluster.id if variant == "cluster-id" else r.id.split("/providers/Microsoft.Security/assessments/")[0]
+    return {"TenantId": TENANT_ID, "TimeGenerated": time, "AssessedResourceId": assessed, "RecommendationId": r.id,
+            "RecommendationName": r.name, "RecommendationDisplayName": r.display_name, "RecommendationState": state,
+            "RecommendationSeverity": r.package.severity, "IsSnapshot": snapshot, "Properties": properties,
+            "RecommendationAdditionalData": additional, "Type": "SecurityRecommendation",
+            "_SubscriptionId": r.cluster.sub, "_ResourceId": assessed}
+
+
 # ---------------------------------------------------------------------------- facts -> raw records
 
 def _cves_details(package: Package) -> str:
@@ -509,6 +543,8 @@ def _records() -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
         key=h.key, display_name="Azure running container images should have vulnerabilities resolved", state=h.state,
         severity="High", snapshot=h.snapshot, subscription_id=h.cluster.sub if h.subscription_column else "")
         for h in RECOMMENDATION_HISTORY]
+    recommendations += [_individual_export(time, INDIVIDUALS[i], state, snapshot, variant)
+                        for time, i, state, snapshot, variant in INDIVIDUAL_HISTORY]
     nested = []
     for i, h in enumerate(NESTED_HISTORY):
         row = rec.security_nested_recommendation(
@@ -631,6 +667,15 @@ def _expected() -> dict[str, pd.DataFrame]:
                 "imageDigest": _IMG[h.cluster.si, h.cluster.ci].digest, "packageName": h.package.name,
                 "RecommendationState": h.state, "RecommendationSeverity": h.cve.severity or h.package.severity,
                 "IsSnapshot": h.snapshot})
+    for time, i, state, snapshot, variant in INDIVIDUAL_HISTORY:
+        r = INDIVIDUALS[i]
+        if variant in ("registry", "before") or not _in_period(time):
+            continue
+        for cve in r.package.cves:   # one row per CVE; Log Analytics expands them all
+            rows["finding_history"].append({
+                "TimeGenerated": time, "AssessedResourceId": r.cluster.id, "VulnerabilityId": cve.id,
+                "imageDigest": r.image.digest, "packageName": r.package.name, "RecommendationState": state,
+                "RecommendationSeverity": cve.severity or r.package.severity, "IsSnapshot": snapshot})
     return frames_from_rows(rows)
 
 
