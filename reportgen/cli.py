@@ -46,6 +46,14 @@ def _as_of(value: str | None) -> date | None:
         raise UsageError(f"--as-of {value!r}: expected YYYY-MM-DD") from None
 
 
+def _sample_options(command):
+    """``--sample-size`` and ``--sample-seed``: the audit sample drawn at render time (over [audit_sample])."""
+    command = click.option("--sample-seed", "sample_seed", type=int, default=None,
+                           help="Seed of the audit sample's draw keys (default: [audit_sample] seed, else 1).")(command)
+    return click.option("--sample-size", "sample_size", type=int, default=None,
+                        help="Items in the audit sample, 0 for none (default: [audit_sample] size, else 25).")(command)
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -66,10 +74,15 @@ def cli(verbose: bool) -> None:
 @cli.command()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("reportgen-demo"), show_default=True,
               help="Folder for the sample snapshots and the pack.")
-def demo(out: Path) -> None:
+@_sample_options
+def demo(out: Path, sample_size: int | None, sample_seed: int | None) -> None:
     """Build the sample tenant (six months of history) and render its full evidence pack."""
     from reportgen import pipeline
-    result = pipeline.demo(out)
+    if sample_size is None and sample_seed is None:
+        result = pipeline.demo(out)
+    else:
+        from reportgen.config import RunConfig, with_audit_sample
+        result = pipeline.demo(out, config=with_audit_sample(RunConfig(), sample_size, sample_seed))
     click.echo(f"Evidence pack written to {result.pack_dir}")
     from reportgen.render.interface import MANIFEST, README, outputs
     for name in [o.main_file for o in outputs() if "*" not in o.main_file] + [README, MANIFEST]:
@@ -115,12 +128,14 @@ def collect(config_file: Path | None, period: str | None, out: Path) -> None:
 @click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Folder of earlier snapshots.")
 @click.option("--sign-key", type=click.Path(path_type=Path), default=None,
               help="Ed25519 private key (PEM) to sign manifest.json with (writes manifest.json.sig).")
+@_sample_options
 def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir: Path | None,
-           sign_key: Path | None) -> None:
+           sign_key: Path | None, sample_size: int | None, sample_seed: int | None) -> None:
     """Render an evidence pack from a snapshot."""
     from reportgen import pipeline
-    from reportgen.config import load_config
-    result = pipeline.render(snapshot_dir, out, load_config(config_file), history_dir=history_dir, sign_key=sign_key)
+    from reportgen.config import load_config, with_audit_sample
+    config = with_audit_sample(load_config(config_file), sample_size, sample_seed)
+    result = pipeline.render(snapshot_dir, out, config, history_dir=history_dir, sign_key=sign_key)
     click.echo(f"Evidence pack written to {result.pack_dir}" + (" (signed)" if sign_key else ""))
 
 
@@ -131,12 +146,14 @@ def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir:
 @click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Folder of earlier snapshots.")
 @click.option("--sign-key", type=click.Path(path_type=Path), default=None,
               help="Ed25519 private key (PEM) to sign manifest.json with.")
+@_sample_options
 def run(config_file: Path | None, period: str | None, out: Path, history_dir: Path | None,
-        sign_key: Path | None) -> None:
+        sign_key: Path | None, sample_size: int | None, sample_seed: int | None) -> None:
     """Collect from Azure and render the pack in one go."""
     from reportgen import pipeline
-    from reportgen.config import load_config
-    result = pipeline.run(load_config(config_file), _period(period), out, history_dir=history_dir, sign_key=sign_key)
+    from reportgen.config import load_config, with_audit_sample
+    config = with_audit_sample(load_config(config_file), sample_size, sample_seed)
+    result = pipeline.run(config, _period(period), out, history_dir=history_dir, sign_key=sign_key)
     click.echo(f"Evidence pack written to {result.pack_dir}")
 
 
@@ -188,6 +205,30 @@ def verify(pack_dir: Path, public_key: Path | None, deep: bool, config_file: Pat
     if result.problems or result.not_run:
         sys.exit(ExitCode.FAILURE)
     click.echo("OK: a re-render of snapshot/ gives the same files and the same figures in summary.json")
+
+
+@cli.command("audit-sample")
+@click.argument("pack_dir", type=click.Path(path_type=Path))
+@click.option("--size", type=int, default=25, show_default=True, help="Items to draw (at least 1).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the draw keys (an integer >= 0).")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Also write the evidence cards as CSV to this new file (never overwritten).")
+def audit_sample(pack_dir: Path, size: int, seed: int, out: Path | None) -> None:
+    """Draw the audit sample again from a pack's period population and print its evidence cards.
+
+    The pack must verify first. The same pack, size and seed give the same items as the pack's
+    own Audit sample sheet when it was rendered with that size and seed."""
+    from reportgen.aggregate import audit_sample as sampling
+    if size < 1:
+        raise UsageError(f"--size {size}: expected an integer >= 1")
+    if seed < 0:
+        raise UsageError(f"--seed {seed}: expected an integer >= 0")
+    if out is not None and (out.exists() or out.is_symlink()):
+        raise UsageError(f"--out {out}: already exists; refusing to overwrite it", hint="name a new file")
+    items, sample = sampling.redraw(pack_dir, size, seed)
+    click.echo(sampling.sample_report(items, sample, str(pack_dir)), nl=False)
+    if out is not None:
+        click.echo(f"Evidence cards written to {sampling.write_cards_csv(items, out)}")
 
 
 @cli.command()

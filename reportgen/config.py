@@ -76,6 +76,14 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class AuditSampleConfig:
+    """The audit sample drawn from the period population (``reportgen.aggregate.audit_sample``)."""
+
+    size: int = 25             # items asked for; 0 = no sample
+    seed: int = 1              # the seed of every draw key: sha256("<seed>:<lineageId>")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     scope: ScopeConfig = field(default_factory=ScopeConfig)
     azure: AzureConfig = field(default_factory=AzureConfig)
@@ -85,6 +93,7 @@ class RunConfig:
     sla_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SLA))
     exceptions: ExceptionsConfig = field(default_factory=ExceptionsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    audit_sample: AuditSampleConfig = field(default_factory=AuditSampleConfig)
     source_file: Path | None = None
 
     def sla_for(self, severity: str) -> int | None:
@@ -151,6 +160,12 @@ def _pos_int(section: str, key: str, value: Any, maximum: int | None = None) -> 
     return value
 
 
+def _non_negative_int(section: str, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"config [{section}] {key}: expected an integer >= 0, got {value!r}")
+    return value
+
+
 def _path(section: str, key: str, value: Any, base: Path) -> Path:
     path = Path(_str(section, key, value))
     return path if path.is_absolute() else (base / path)
@@ -177,6 +192,7 @@ SECTIONS = {
     "sla": {"critical", "high", "medium", "low"},
     "exceptions": {"file"},
     "report": {"organization", "title", "pdf_detail_rows"},
+    "audit_sample": {"size", "seed"},
 }
 
 
@@ -238,7 +254,30 @@ def parse_config(data: Mapping[str, Any], base: Path, source_file: Path | None =
             title=_str("report", "title", t.get("title", defaults.title)),
             pdf_detail_rows=_pos_int("report", "pdf_detail_rows", t.get("pdf_detail_rows", defaults.pdf_detail_rows)),
         ))
+    if "audit_sample" in data:
+        t = _check_keys("audit_sample", data["audit_sample"], SECTIONS["audit_sample"])
+        defaults = AuditSampleConfig()
+        cfg = replace(cfg, audit_sample=AuditSampleConfig(
+            size=_non_negative_int("audit_sample", "size", t.get("size", defaults.size)),
+            seed=_non_negative_int("audit_sample", "seed", t.get("seed", defaults.seed)),
+        ))
     return cfg
+
+
+def with_audit_sample(cfg: RunConfig, size: int | None = None, seed: int | None = None) -> RunConfig:
+    """``cfg`` with the command line's ``--sample-size`` / ``--sample-seed`` (None: keep the config's)."""
+    sample = cfg.audit_sample
+    if size is not None:
+        sample = replace(sample, size=_non_negative_option("--sample-size", size))
+    if seed is not None:
+        sample = replace(sample, seed=_non_negative_option("--sample-seed", seed))
+    return replace(cfg, audit_sample=sample)
+
+
+def _non_negative_option(option: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{option} {value!r}: expected an integer >= 0")
+    return value
 
 
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> RunConfig:

