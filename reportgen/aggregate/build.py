@@ -650,5 +650,10 @@ def insights(model: ReportModel) -> tuple[str, ...]:
         ranked.append((4, f"Since {ch.previous_as_of:%d %b %Y}, {ch.new:,} vulnerabilities (a CVE in a package of a "
                           f"repository on a cluster) appeared and {ch.resolved:,} were resolved; "
                           f"{ch.persisting:,} persist{rebuilt}."))
+    p = model.period
+    if p is not None and p.sla["met"] + p.sla["missed"]:
+        ranked.append((4, f"{p.sla['met'] + p.sla['missed']:,} vulnerabilities with a due date were fixed in the "
+                          f"period, {p.sla['met']:,} of them by their due date: SLA attainment "
+                          f"{p.sla_attainment_pct:.2f}%."))
     keep = sorted(range(len(ranked)), key=lambda i: (ranked[i][0], i))[:5]
     return tuple(ranked[i][1] for i in sorted(keep))
