@@ -55,6 +55,7 @@ def model(tmp_path_factory):
                                 b.finding(A, "CVE-WITHIN", "Medium", digest=D1)])
     current = b.snapshot(
         tmp / "current", clusters=CLUSTERS,
+        policy_states=[b.policy_state(A, "NonCompliant"), b.policy_state(C, "NonCompliant")],
         findings=[b.finding(A, "CVE-REBUILT", "Critical", digest=D2),
                   b.finding(C, "CVE-FAST", "Medium", digest=D1, status="Healthy"),
                   b.finding(C, "CVE-WAIVED", "Low", digest=D1, status="NotApplicable", cause="Exempt"),
@@ -163,3 +164,10 @@ def test_history_rows_without_a_known_digest_use_the_digest_as_repository(tmp_pa
     assert m.tables.findings.set_index("cveId").loc["CVE-1", "firstSeen"] == pd.Timestamp("2026-10-05T00:00:00Z")
     assert t.loc["CVE-2", "repository"] == "@sha256:zz" and t.loc["CVE-2", "closeReason"] == "fixed"
     assert len(t) == 2
+
+
+def test_the_insights_tell_lineage_changes_and_attainment(model):
+    assert ("3 vulnerabilities with a due date were fixed in the period, 2 of them by their due date: SLA "
+            "attainment 66.67%.") in model.insights
+    assert any(s.startswith("Since 30 Sep 2026, 1 vulnerabilities") and s.endswith(
+        "4 were resolved; 2 persist, 1 of them in a rebuilt image that still carries the CVE.") for s in model.insights)
