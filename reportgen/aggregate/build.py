@@ -16,6 +16,7 @@ from reportgen import __version__
 from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, parse_json, pct, per_value, severity_counts, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, load_exceptions
+from reportgen.aggregate.audit_sample import with_audit_sample
 from reportgen.aggregate.exemptions import exemptions_table
 from reportgen.aggregate.findings import INDIVIDUAL, UNRECORDED, FindingKeys, SnapshotFacts, snapshot_facts, timeline
 from reportgen.aggregate.ipe import build_ipe
@@ -122,6 +123,7 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
                         ipe=build_ipe(snapshot, control_results, coverage, summary, clusters_table[list(CLUSTER_COLUMNS)],
                                       findings_table, config.policy.assessment_keys),
                         exemptions_unattributed=unattributed)
+    model = with_audit_sample(model, config.audit_sample.size, config.audit_sample.seed)
     return replace(model, insights=insights(model))
 
 
