@@ -130,20 +130,20 @@ def draw(population: pd.DataFrame, size: int, seed: int, *,
                          f"{', '.join(SEVERITY_ORDER)}")
     outcomes = [outcome_of(v, r, i, where) for v, r, i in zip(frame["slaVerdict"], frame["closeReason"], ids)]
     keys = [draw_key(seed, i) for i in ids]
-    stratum_rank = [SEVERITY_ORDER.index(s) * len(OUTCOME_ORDER) + OUTCOME_ORDER.index(o)
-                    for s, o in zip(severities, outcomes)]
+    strata = [(s, o) for s in SEVERITY_ORDER for o in OUTCOME_ORDER]   # in stratum order
+    rank = {st: i for i, st in enumerate(strata)}
     frame = frame.assign(item=0, stratum=[stratum_label(s, o) for s, o in zip(severities, outcomes)],
-                         drawKey=keys, _rank=stratum_rank)
+                         drawKey=keys, _rank=[rank[st] for st in zip(severities, outcomes)])
     frame = frame.sort_values(["_rank", "drawKey"], kind="stable").reset_index(drop=True)
 
-    strata = [(s, o) for s in SEVERITY_ORDER for o in OUTCOME_ORDER]
     sizes = {st: 0 for st in strata}
-    for s, o in zip(severities, outcomes):
-        sizes[(s, o)] += 1
+    for st in zip(severities, outcomes):
+        sizes[st] += 1
     counts = allocate(sizes, size) if size else {st: 0 for st in strata if sizes[st]}
-    taken = frame.groupby("_rank", sort=False).cumcount() < frame["_rank"].map(
-        {SEVERITY_ORDER.index(s) * len(OUTCOME_ORDER) + OUTCOME_ORDER.index(o): n for (s, o), n in counts.items()})
-    chosen = frame[taken.to_numpy()].drop(columns="_rank").reset_index(drop=True)
+    # the first counts[stratum] rows of each stratum, which is sorted by draw key
+    limit = frame["_rank"].map({rank[st]: n for st, n in counts.items()})
+    chosen = frame[(frame.groupby("_rank", sort=False).cumcount() < limit).to_numpy()]
+    chosen = chosen.drop(columns="_rank").reset_index(drop=True)
     chosen["item"] = range(1, len(chosen) + 1)
     sample = AuditSample(
         size=size, seed=seed, drawn=len(chosen), population=len(frame), method=method_text(size, seed),
