@@ -57,6 +57,19 @@ DEFENDER_PROFILE_POLICY = 0
 POLICY_ADDON_POLICY = 1
 REGISTRY_POLICY = 2
 
+# A second assignment on some clusters: the built-in initiative "Kubernetes cluster pod security
+# baseline standards for Linux-based workloads" (Azure/azure-policy built-in-policies/
+# policySetDefinitions/Kubernetes/Kubernetes_PSPBaselineStandard.json), assigned by the platform
+# team. It does not carry the running-images definition, so an exemption of it never applies to
+# our policy, even with empty policyDefinitionReferenceIds (= the whole initiative).
+POD_SECURITY_SET_ID = "/providers/Microsoft.Authorization/policySetDefinitions/a8640138-9b0a-4a28-b8cb-1666c838647d"
+POD_SECURITY_ASSIGNMENT_NAME = "aks-pod-security-baseline"
+POD_SECURITY_POLICIES = (   # (definition id, reference id as the initiative names it)
+    ("/providers/Microsoft.Authorization/policyDefinitions/95edb821-ddaf-4404-9732-666045e056b4",
+     "NoPrivilegedContainers"),
+    ("/providers/Microsoft.Authorization/policyDefinitions/098fc59e-46c7-4d99-9b16-64990e543d75", "NoHostPathVolume"),
+)
+
 # --------------------------------------------------------------------------------------------
 # Platforms: OS version strings as Defender reports them, and installed package versions.
 # --------------------------------------------------------------------------------------------

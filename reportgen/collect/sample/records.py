@@ -87,7 +87,8 @@ def resource_group(subscription_id: str, name: str, *, tenant_id: str, location:
 def policy_state(*, name: str, resource_id: str, resource_type: str, resource_location: str, tenant_id: str,
                  subscription_id: str, resource_group: str, compliance_state: str, assignment_id: str,
                  assignment_name: str, definition_id: str, reference_id: str, group_names: Sequence[str],
-                 set_definition_id: str, timestamp: str, effect: str = "auditifnotexists") -> dict:
+                 set_definition_id: str, timestamp: str, effect: str = "auditifnotexists",
+                 set_category: str = "security center") -> dict:
     """A policy state in ``policyresources`` (REST PolicyState, Azure/azure-rest-api-specs
     Microsoft.PolicyInsights stable/2024-10-01 PolicyStates_QuerySubscriptionScope.json; ids come
     back lower-cased, as in MicrosoftDocs/azure-docs how-to/get-compliance-data.md)."""
@@ -104,22 +105,41 @@ def policy_state(*, name: str, resource_id: str, resource_type: str, resource_lo
                         "policyDefinitionAction": effect, "policyDefinitionReferenceId": reference_id.lower(),
                         "policyDefinitionGroupNames": list(group_names), "policySetDefinitionId": set_definition_id.lower(),
                         "policySetDefinitionName": set_definition_id.rsplit("/", 1)[-1].lower(),
-                        "policySetDefinitionCategory": "security center"})
+                        "policySetDefinitionCategory": set_category})
 
 
 def policy_exemption(*, scope: str, name: str, tenant_id: str, subscription_id: str, resource_group: str,
                      assignment_id: str, reference_ids: Sequence[str], category: str, display_name: str,
-                     description: str, expires_on: str | None, metadata: Mapping[str, Any] | None = None) -> dict:
+                     description: str, expires_on: str | None, metadata: Mapping[str, Any] | None = None,
+                     system_data: Mapping[str, str] | None = None) -> dict:
     """A policy exemption in ``policyresources`` (ARM Microsoft.Authorization/policyExemptions
     2022-07-01-preview: policyAssignmentId, policyDefinitionReferenceIds, exemptionCategory
     Waiver|Mitigated, displayName, description, expiresOn, metadata, assignmentScopeValidation;
-    the same properties Microsoft's Generate-ExemptionReport.ps1 reads, Azure/Microsoft-Defender-for-Cloud)."""
-    return envelope(f"{scope}/providers/Microsoft.Authorization/policyExemptions/{name}", name, POLICY_EXEMPTION,
-                    tenant_id=tenant_id, subscription_id=subscription_id, resource_group=resource_group.lower(),
-                    properties={"policyAssignmentId": assignment_id, "policyDefinitionReferenceIds": list(reference_ids),
-                                "exemptionCategory": category, "displayName": display_name,
-                                "description": description, "expiresOn": expires_on,
-                                "metadata": dict(metadata or {}), "assignmentScopeValidation": "Default"})
+    the same properties Microsoft's Generate-ExemptionReport.ps1 reads, Azure/Microsoft-Defender-for-Cloud).
+
+    ``system_data`` is the ARM resource's top-level ``systemData`` {createdBy, createdByType,
+    createdAt, lastModifiedBy, lastModifiedByType, lastModifiedAt}, beside ``properties`` as the
+    REST response carries it (Azure/azure-rest-api-specs specification/resources/resource-manager/
+    Microsoft.Authorization/policy/preview/2022-07-01-preview/examples/createOrUpdatePolicyExemption.json;
+    createdByType User | Application | ManagedIdentity | Key, common-types systemData)."""
+    row = envelope(f"{scope}/providers/Microsoft.Authorization/policyExemptions/{name}", name, POLICY_EXEMPTION,
+                   tenant_id=tenant_id, subscription_id=subscription_id, resource_group=resource_group.lower(),
+                   properties={"policyAssignmentId": assignment_id, "policyDefinitionReferenceIds": list(reference_ids),
+                               "exemptionCategory": category, "displayName": display_name,
+                               "description": description, "expiresOn": expires_on,
+                               "metadata": dict(metadata or {}), "assignmentScopeValidation": "Default"})
+    if system_data is not None:
+        row["systemData"] = dict(system_data)
+    return row
+
+
+def system_data(*, created_by: str, created_by_type: str, created_at: str, last_modified_by: str,
+                last_modified_by_type: str, last_modified_at: str) -> dict:
+    """ARM ``systemData`` (Azure/azure-rest-api-specs common-types/resource-management types.json
+    ``systemData``; key order as in the policyExemptions examples)."""
+    return {"createdBy": created_by, "createdByType": created_by_type, "createdAt": created_at,
+            "lastModifiedBy": last_modified_by, "lastModifiedByType": last_modified_by_type,
+            "lastModifiedAt": last_modified_at}
 
 
 # ---------------------------------------------------------------------------- securityresources
@@ -184,7 +204,7 @@ def workload_details(*, cluster_name: str, namespace: str, container: str, contr
 
 def individual_recommendation(*, cluster_id: str, entity: str, name: str, tenant_id: str, subscription_id: str,
                               resource_group: str, display_name: str, severity: str, status_code: str,
-                              status_cause: str, first_evaluation: str, status_change: str, software: str,
+                              status_cause: str, first_evaluation: str | None, status_change: str, software: str,
                               vendor: str, package_type: str, fixed_version: str, detected_versions: Sequence[str],
                               cves_details: str, resource_additional_data: str) -> dict:
     """One individual recommendation: one vulnerable software package in one running container.
@@ -199,7 +219,10 @@ def individual_recommendation(*, cluster_id: str, entity: str, name: str, tenant
     then the assessment). ``cves_details`` and ``resource_additional_data`` are JSON text.
     """
     entity_id = f"{cluster_id}/securityentitydata/{entity}"
-    status = {"code": status_code, "firstEvaluationDate": first_evaluation, "statusChangeDate": status_change}
+    status: dict[str, Any] = {"code": status_code}
+    if first_evaluation is not None:   # optional in the schema (see World._no_first_evaluation)
+        status["firstEvaluationDate"] = first_evaluation
+    status["statusChangeDate"] = status_change
     if status_cause:
         status.update(cause=status_cause, description=status_cause)
     return envelope(f"{entity_id}/providers/Microsoft.Security/assessments/{name}", name, ASSESSMENT,
@@ -330,3 +353,36 @@ def security_nested_recommendation(*, time: str, tenant_id: str, assessed_resour
                                "softwareDetails": {"packageName": package}},
             "Type": "SecurityNestedRecommendation", "RecommendationSubscriptionId": subscription_id,
             "_SubscriptionId": subscription_id, "_ResourceId": assessed_resource_id}
+
+
+def individual_recommendation_export(assessment: Mapping[str, Any], *, time: str, state: str, snapshot: bool,
+                                     first_evaluation: str | None, status_change: str | None) -> dict:
+    """A SecurityRecommendation row of continuous export for one individual recommendation (one
+    package on one container), made from its Resource Graph record (``individual_recommendation``).
+
+    Columns from the Azure Monitor table reference (SecurityRecommendation: AssessedResourceId,
+    RecommendationId, RecommendationName, RecommendationState, RecommendationSeverity, IsSnapshot,
+    Properties, RecommendationAdditionalData, FirstEvaluationDate, StatusChangeDate); the values as
+    queries/log_analytics/finding_history.recommendations.kql reads them: the container's security
+    entity id as AssessedResourceId, the assessment's full id and name,
+    Properties = the assessment's properties without additionalData, RecommendationAdditionalData
+    = its additionalData (CvesDetails a JSON string). Inferred, not shown by Microsoft: how export
+    fills these columns for this assessment type, and that a Healthy row keeps the CVE list the
+    package last had (without it a closure could not be matched to its CVEs).
+    """
+    props = assessment["properties"]
+    status: dict[str, Any] = {"code": state}
+    if first_evaluation is not None:
+        status["firstEvaluationDate"] = first_evaluation
+    if status_change is not None:
+        status["statusChangeDate"] = status_change
+    properties = {k: v for k, v in props.items() if k != "additionalData"}
+    properties["status"] = status
+    entity = props["resourceDetails"]["Id"]
+    return {"TenantId": assessment["tenantId"], "TimeGenerated": time, "AssessedResourceId": entity,
+            "RecommendationId": assessment["id"], "RecommendationName": assessment["name"],
+            "RecommendationDisplayName": props["displayName"], "RecommendationState": state,
+            "RecommendationSeverity": props["metadata"]["severity"], "IsSnapshot": snapshot,
+            "FirstEvaluationDate": first_evaluation, "StatusChangeDate": status_change,
+            "Properties": properties, "RecommendationAdditionalData": props["additionalData"],
+            "Type": "SecurityRecommendation", "_SubscriptionId": assessment["subscriptionId"], "_ResourceId": entity}

@@ -10,7 +10,9 @@ Around Microsoft's change of 31 July 2026: before it, every finding is both a le
 sub-assessment (one per CVE, with the Kubernetes context of every container running the
 image) and an individual recommendation (one per package and container, its CVEs in
 CvesDetails); after it, only the individual recommendations remain, the sub-assessment
-export stops, and the grouped assessment c609cf0f is gone from part of the estate.
+export stops, and the grouped assessment c609cf0f is gone from part of the estate. From July 2026 the
+individual recommendations of one subscription are exported to ``SecurityRecommendation`` as well
+(weekly snapshots and streamed changes, ``recommendation_export``).
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class MonthTenant:
 
     def log_analytics(self, schemas: dict[str, dict[str, str]]) -> dict[str, pa.Table]:
         recommendations, nested = self.history()
+        recommendations += self.recommendation_export()
         return {"SecurityRecommendation": records_table(recommendations, schemas["SecurityRecommendation"]),
                 "SecurityNestedRecommendation": records_table(nested, schemas["SecurityNestedRecommendation"])}
 
@@ -201,6 +204,25 @@ class MonthTenant:
             else:
                 astate = "Compliant" if addon_ok[c] else "NonCompliant"
             add(rid, sub, rg, loc, rtype, astate, addon, int(ts[c]), 2)
+        # the pod security baseline initiative, assigned in the subscription of its exempted cluster (the
+        # policy_states query drops these rows: they show the assignment exists without our definition)
+        if w.pod_security_exempt is not None:
+            si = int(w.cl_sub[w.pod_security_exempt])
+            sid = w.subs[si]["id"]
+            assignment = f"/subscriptions/{sid}/providers/microsoft.authorization/policyassignments/" \
+                         f"{cat.POD_SECURITY_ASSIGNMENT_NAME}"
+            for c in self.alive[w.cl_sub[self.alive] == si]:
+                state = "Exempt" if exempted("podsecurity", w.cl_id[c]) else "Compliant"
+                for n, (definition, reference) in enumerate(cat.POD_SECURITY_POLICIES):
+                    rid = w.cl_lower[c]
+                    rows.append(rec.policy_state(
+                        name=hashlib.sha1(f"{w.seed}|{rid}|pod|{n}".encode()).hexdigest(), resource_id=rid,
+                        resource_type=rtype, resource_location=w.cl_region[c], tenant_id=self.tenant_id,
+                        subscription_id=sid, resource_group=w.cl_rg_lower[c], compliance_state=state,
+                        assignment_id=assignment, assignment_name=cat.POD_SECURITY_ASSIGNMENT_NAME,
+                        definition_id=definition, reference_id=reference, group_names=(),
+                        set_definition_id=cat.POD_SECURITY_SET_ID, timestamp=_iso(int(ts[c])), effect="audit",
+                        set_category="kubernetes"))
         regp = cat.OTHER_POLICIES[cat.REGISTRY_POLICY]
         for j, reg in enumerate(w.registries):
             state = "Exempt" if exempted("registry", reg["id"]) else "NonCompliant"
@@ -218,8 +240,22 @@ class MonthTenant:
                 scope=e["scope"], name=e["name"], tenant_id=self.tenant_id, subscription_id=w.subs[e["sub"]]["id"],
                 resource_group=e["rg"], assignment_id=e["assignment"], reference_ids=e["refs"], category=e["category"],
                 display_name=e["display"], description=e["desc"],
-                expires_on=None if e["expires"] is None else _iso(e["expires"]), metadata=e.get("metadata")))
+                expires_on=None if e["expires"] is None else _iso(e["expires"]), metadata=e.get("metadata"),
+                system_data=self._system_data(e)))
         return rows
+
+    def _system_data(self, e: dict) -> dict:
+        """The exemption's ARM systemData as of this month: its last change only once it has happened."""
+        created = int(e["created_at"])
+        creator, creator_type = e["creator"]
+        modified = e.get("modified_at")
+        if modified is None or modified > self.tm:
+            modified, (modifier, modifier_type) = created, e["creator"]
+        else:
+            modifier, modifier_type = e["modifier"]
+        return rec.system_data(created_by=creator, created_by_type=creator_type, created_at=_iso(created),
+                               last_modified_by=modifier, last_modified_by_type=modifier_type,
+                               last_modified_at=_iso(int(modified)))
 
     # ------------------------------------------------------------------ securityresources
 
@@ -338,10 +374,12 @@ class MonthTenant:
         entity_a = column(entity_ids, entity_index[dep] + k)
         # the status part: its code, first evaluation and last change (an exemption changed it at the last scan)
         first_u, first_of_group = np.unique(g["first"], return_inverse=True)
-        fe_q = [q(_iso(v)) for v in first_u.tolist()]
+        fe_q = [q(_iso(v)) if v else "" for v in first_u.tolist()]
         scan_q = [q(_iso(v)) for v in self._scan.tolist()]
-        statuses = [f',"status":{{"code":"Unhealthy","firstEvaluationDate":{v},"statusChangeDate":{v}}}'
-                    for v in fe_q]
+        # no first evaluation (World.no_first_evaluation: one deployment's package): changed at its last scan
+        no_first = scan_q[int(w.dep_cluster[w.no_first_evaluation[0]])] if w.no_first_evaluation else ""
+        statuses = [f',"status":{{"code":"Unhealthy","firstEvaluationDate":{v},"statusChangeDate":{v}}}' if v
+                    else f',"status":{{"code":"Unhealthy","statusChangeDate":{no_first}}}' for v in fe_q]
         # exempt rows: code NotApplicable, cause Exempt, changed at the cluster's last scan
         exempt_rows = np.flatnonzero(exempt)
         status_key = first_of_group[row_group].astype(np.int64)
@@ -350,8 +388,9 @@ class MonthTenant:
             uniq, inv = np.unique(pairs, return_inverse=True)
             for p_ in uniq.tolist():
                 fi, cc = divmod(p_, w.n)
-                statuses.append(f',"status":{{"code":"NotApplicable","firstEvaluationDate":{fe_q[fi]},'
-                                f'"statusChangeDate":{scan_q[cc]},"cause":"Exempt","description":"Exempt"}}')
+                first = f'"firstEvaluationDate":{fe_q[fi]},' if fe_q[fi] else ""
+                statuses.append(f',"status":{{"code":"NotApplicable",{first}"statusChangeDate":{scan_q[cc]},'
+                                f'"cause":"Exempt","description":"Exempt"}}')
             status_key[exempt_rows] = len(fe_q) + inv
         parts = pa.table({
             "entity": entity_a, "name": column(self._recommendation_names(), g["pkg"][row_group]),
@@ -383,6 +422,11 @@ class MonthTenant:
     def _recommendation_groups(self) -> dict[str, Any] | None:
         """The month's findings grouped by (deployment, package): one individual recommendation per
         container of the deployment. ``sig`` identifies a group's set of CVE variants."""
+        if "_groups" not in self.__dict__:
+            self.__dict__["_groups"] = self._group_recommendations()
+        return self.__dict__["_groups"]
+
+    def _group_recommendations(self) -> dict[str, Any] | None:
         w, st = self.w, self.st
         if not len(st.key):
             return None
@@ -396,9 +440,12 @@ class MonthTenant:
         ends = np.r_[starts[1:], len(variant)]
         lists = self._workload_lists()
         dep = d[starts]
+        first = np.minimum.reduceat(f["first"][order], starts)
+        if w.no_first_evaluation is not None:   # 0: Defender gave no firstEvaluationDate (see World)
+            first[(dep == w.no_first_evaluation[0]) & (pkg_o[starts] == w.no_first_evaluation[1])] = 0
         return {"dep": dep, "pkg": pkg_o[starts], "sig": sig,
                 "variants": lambda i: tuple(variant[starts[i]:ends[i]].tolist()),
-                "first": np.minimum.reduceat(f["first"][order], starts),
+                "first": first,
                 "rv": w.rv_start[w.dep_repo[dep]] + st.v[order][starts], "exempt": st.exempt[order][starts],
                 "containers": np.array([len(lists[x]) for x in dep.tolist()], dtype=np.int64)}
 
@@ -413,14 +460,14 @@ class MonthTenant:
                                                               g["rv"].tolist(), g["exempt"].tolist())):
             c = int(w.dep_cluster[dep])
             pk = self._package(g["variants"](i))
-            fe = _iso(first)
+            fe = _iso(first) if first else None
             for k in range(int(g["containers"][i])):
                 yield dict(cluster_id=w.cl_find_rid[c], entity=entities[dep][k], name=names[pkg],
                            tenant_id=self.tenant_id, subscription_id=w.cl_sub_id[c], resource_group=w.cl_rg_lower[c],
                            display_name=pk.display, severity=pk.severity,
                            status_code="NotApplicable" if exempt else "Unhealthy",
                            status_cause="Exempt" if exempt else "", first_evaluation=fe,
-                           status_change=_iso(int(self._scan[c])) if exempt else fe, software=pk.software,
+                           status_change=_iso(int(self._scan[c])) if exempt or not fe else fe, software=pk.software,
                            vendor=pk.vendor, package_type=pk.package_type, fixed_version=pk.fixed,
                            detected_versions=(pk.version,), cves_details=pk.cves,
                            resource_additional_data=self._workload_json(dep, k, rv))
@@ -592,6 +639,156 @@ class MonthTenant:
             display_name=cat.POLICY_DISPLAY_NAME, state=ast[i], severity="High", snapshot=bool(asnap[i]),
             subscription_id=w.cl_sub_id[ac[i]]) for i in order]
         return recommendations, nested
+
+    def recommendation_export(self) -> list[dict]:
+        """SecurityRecommendation rows of the individual recommendations of the export subscription's
+        clusters during this month (from the previous as-of time, or the export's start,
+        ``World.export_start_us``, to this one): a weekly snapshot (Sundays) of every open
+        recommendation and a streamed row whenever one turns Unhealthy (or NotApplicable) or Healthy,
+        plus one package flagged and cleared again inside the month (``_transient``). The query keeps
+        the rows of the report period."""
+        w, m, tm = self.w, self.m, self.tm
+        start = max(int(w.export_start_us), int(w.t(m - 1)))
+        if tm <= start:
+            return []
+        months = [m - 1, m]
+        states = [w.state(i) for i in months]
+        in_sub = w.cl_sub == w.export_sub
+        keys = unique_sorted(np.concatenate([s.key[in_sub[w.dep_cluster[s.d]]] for s in states]))
+        if not len(keys):
+            return []
+        present = np.zeros((len(keys), len(months)), dtype=bool)
+        for j, s in enumerate(states):
+            if len(s.key):
+                pos = np.minimum(np.searchsorted(s.key, keys), len(s.key) - 1)
+                present[:, j] = s.key[pos] == keys
+        flip_t = np.zeros(present.shape, dtype=np.int64)
+        for j in range(1, len(months)):
+            flips = present[:, j] != present[:, j - 1]
+            if flips.any():
+                flip_t[flips, j] = w._finding_time(keys[flips], months[j], states[j - 1], states[j])
+        d, v, variant = w._unkey(keys)
+        pkg = w.var_pkg_id[variant]
+        group = d.astype(np.int64) * len(w.pkg_names) + pkg        # one recommendation per container
+        exempt = w._exempt(d, variant)
+        month_times = [int(w.t(i)) for i in months]
+        events: list[tuple[int, int, bool, str, np.ndarray]] = []  # (time, group, snapshot, state, key rows)
+
+        def groups_of(rows: np.ndarray):
+            if not len(rows):
+                return []
+            order = rows[np.lexsort((w.cve_id[w.var_cve[variant[rows]]].astype(str), group[rows]))]
+            cuts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+            return zip(group[order][cuts].tolist(), np.split(order, cuts[1:]))
+
+        first_sunday = datetime.fromtimestamp(start // US, tz=timezone.utc).date()
+        first_sunday += timedelta(days=(6 - first_sunday.weekday()) % 7)
+        s0 = to_us(datetime(first_sunday.year, first_sunday.month, first_sunday.day, 3, 0, 0))
+        if s0 <= start:
+            s0 += 7 * DAY
+        minute = self._export_minute
+        for ts in range(s0, tm + 1, 7 * DAY):                         # weekly snapshots
+            j = min(max(int(np.searchsorted(month_times, ts)), 1), len(months) - 1)
+            now = np.where((flip_t[:, j] > 0) & (flip_t[:, j] <= ts), present[:, j], present[:, j - 1])
+            for g, rows in groups_of(np.flatnonzero(now)):
+                events.append((ts + minute, g, True, "NotApplicable" if exempt[rows[0]] else "Unhealthy", rows))
+        for j in range(1, len(months)):                               # streamed changes of state
+            before, after = set(group[present[:, j - 1]].tolist()), set(group[present[:, j]].tolist())
+            for gone, rows_all in ((False, np.flatnonzero(present[:, j] & ~np.isin(group, list(before)))),
+                                   (True, np.flatnonzero(present[:, j - 1] & ~np.isin(group, list(after))))):
+                for g, rows in groups_of(rows_all):
+                    # flagged when its first CVE appeared; Healthy when its last one went
+                    t = int(flip_t[rows, j].max() if gone else flip_t[rows, j].min())
+                    if start < t <= tm:
+                        events.append((t, g, False, "Healthy" if gone else (
+                            "NotApplicable" if exempt[rows[0]] else "Unhealthy"), rows))
+        events.sort(key=lambda e: (e[0], e[1], e[2]))
+        rows_out = [r for e in events for r in self._export_rows(e[0], e[2], e[3], d[e[4][0]], v[e[4][0]],
+                                                                 tuple(variant[e[4]].tolist()))]
+        return rows_out + self._transient(months, states, start, tm, s0)
+
+    @functools.cached_property
+    def _export_minute(self) -> int:
+        """The weekly export's minute past 03:00 on Sundays for the export subscription."""
+        return int(frac(self.w._h("export-minute", np.array([self.w.export_sub])))[0] * 50) * 60 * US
+
+    def _export_rows(self, t: int, snapshot: bool, state: str, dep: int, ver: int,
+                     variants: tuple[int, ...]) -> Iterator[dict]:
+        """One export row per container of a deployment for one package (the CVE variants it has)."""
+        w = self.w
+        dep = int(dep)
+        c = int(w.dep_cluster[dep])
+        pkg = int(w.var_pkg_id[variants[0]])
+        pk = self._package(variants)
+        first = self._current_first.get((dep, pkg))
+        fe = _iso(first) if first else None
+        rv = int(w.rv_start[w.dep_repo[dep]] + ver)
+        workloads = self.__dict__.setdefault("_export_workloads", {})
+        for k, entity in enumerate(self._entity_ids()[dep]):
+            details = workloads.get((dep, k, rv))
+            if details is None:
+                details = workloads[(dep, k, rv)] = self._workload_json(dep, k, rv)
+            assessment = rec.individual_recommendation(
+                cluster_id=w.cl_find_rid[c], entity=entity, name=self._recommendation_names()[pkg],
+                tenant_id=self.tenant_id, subscription_id=w.cl_sub_id[c], resource_group=w.cl_rg_lower[c],
+                display_name=pk.display, severity=pk.severity, status_code=state,
+                status_cause="Exempt" if state == "NotApplicable" else "",
+                first_evaluation=fe, status_change=fe or _iso(t), software=pk.software, vendor=pk.vendor,
+                package_type=pk.package_type, fixed_version=pk.fixed, detected_versions=(pk.version,),
+                cves_details=pk.cves, resource_additional_data=details)
+            yield rec.individual_recommendation_export(
+                assessment, time=_iso(t), state=state, snapshot=snapshot, first_evaluation=fe,
+                status_change=_iso(t) if not snapshot else fe)
+
+    @functools.cached_property
+    def _current_first(self) -> dict[tuple[int, int], int]:
+        """(deployment, package) -> Defender's first evaluation in this month's records (0: none given)."""
+        g = self._recommendation_groups()
+        if g is None:
+            return {}
+        sel = self.w.cl_sub[self.w.dep_cluster[g["dep"]]] == self.w.export_sub
+        return {(d, p): f for d, p, f in zip(g["dep"][sel].tolist(), g["pkg"][sel].tolist(), g["first"][sel].tolist())}
+
+    def _transient(self, months: list[int], states: list, start: int, tm: int, s0: int) -> list[dict]:
+        """A package flagged after the export's start and cleared again before the as-of time, on a
+        container of the export subscription whose image did not change: open and closed inside the
+        month, it is in neither the previous snapshot nor the current one (a vulnerability-data
+        correction cleared at a later scan; the image digest stays the same)."""
+        w = self.w
+        prev, cur = states
+        lo, hi = start + 5 * DAY, tm - 12 * DAY
+        if hi <= lo + 3 * DAY:
+            return []
+        same = (prev.dep_ver == cur.dep_ver) & prev.dep_alive & cur.dep_alive \
+            & (w.cl_sub[w.dep_cluster] == w.export_sub) & (w.dep_cluster != w.exempt)
+        deps = np.intersect1d(np.flatnonzero(same), cur.d)          # a digest the findings name
+        for dep in deps[np.argsort(frac(w._h("transient", deps, self.m)), kind="stable")].tolist():
+            repo = w.repos[int(w.dep_repo[dep])]
+            held = set(w.var_pkg_id[prev.variant[prev.d == dep]].tolist()) | \
+                set(w.var_pkg_id[cur.variant[cur.d == dep]].tolist())
+            cand = np.flatnonzero(np.isin(w.var_platform, [repo["os"], *repo["langs"]])
+                                  & (w.cve_pub[w.var_cve] <= start - 30 * DAY)
+                                  & ~np.isin(w.var_pkg_id, list(held)))
+            cand = cand[~w._exempt(np.full(len(cand), dep), cand)]
+            if not len(cand):
+                continue
+            x = int(cand[np.argmin(frac(w._h("transient-variant", dep, cand, self.m)))])
+            h = frac(w._h("transient-time", dep, np.arange(2), self.m))
+            t1 = lo + int(h[0] * 3 * DAY)
+            t2 = t1 + 3 * DAY + int(h[1] * (hi - t1 - 3 * DAY))
+            ver = int(cur.dep_ver[dep])
+            rows = [*self._export_rows(t1, False, "Unhealthy", dep, ver, (x,))]
+            for t in range(s0 + self._export_minute, t2, 7 * DAY):    # the weekly snapshots while it is open
+                if t > t1:
+                    rows += self._export_rows(t, True, "Unhealthy", dep, ver, (x,))
+            rows += self._export_rows(t2, False, "Healthy", dep, ver, (x,))
+            for r in rows:
+                r["StatusChangeDate"] = _iso(t2) if r["RecommendationState"] == "Healthy" else _iso(t1)
+                r["FirstEvaluationDate"] = _iso(t1)
+                r["Properties"]["status"] = {"code": r["RecommendationState"], "firstEvaluationDate": _iso(t1),
+                                             "statusChangeDate": r["StatusChangeDate"]}
+            return rows
+        return []
 
     def _nested_history(self, months: list[int], states: list, s0: int, tm: int, sub_minute: np.ndarray,
                         bare: np.ndarray) -> list[dict]:

@@ -25,7 +25,13 @@ How the estate is modelled:
   estate, month by month.
 
 Special cases exist at every scale: exactly one cluster exempt by a policy exemption and
-exactly one cluster with no Defender coverage at all.
+exactly one cluster with no Defender coverage at all. For the period rules of issue 10 (DESIGN §6)
+the estate also holds: exemptions of other policies (other reference ids, and a whole other
+assignment), one without expiry, every one with approval metadata and ARM systemData; a governance
+cluster that keeps its assessment, so its due date falls between first sightings; one package whose
+records carry no firstEvaluationDate (its age is capped by the history); and continuous export of
+the individual recommendations for one subscription's few clusters, with one finding opened and
+closed inside each month (``tenant.py``).
 """
 
 from __future__ import annotations
@@ -54,6 +60,12 @@ TENANT_NAMESPACE = uuid.UUID("6f1c3c1e-5b1a-4c43-9f4e-2f8e0a7d3b21")
 # assessment c609cf0f disappears from a growing part of the estate over the next months.
 RETIREMENT_US = to_us(datetime(2026, 8, 1))
 RETIRED_SHARE, RETIREMENT_SPREAD_DAYS = 0.5, 150
+# Continuous export of the individual recommendations (SecurityRecommendation) starts with July 2026, when
+# Microsoft's transition moved continuous export to recommendation categories (transition article of
+# 06/29/2026, ../shared/AZURE-NOTES.md "Read first" 7).
+EXPORT_START_US = to_us(datetime(2026, 7, 1))
+# The history the demo writes (pipeline.DEMO_MONTHS): its oldest month must show an age capped by history.
+EVIDENCE_MONTHS = 6
 
 
 @dataclass
@@ -86,6 +98,18 @@ class World:
         self._repositories()
         self._deployments()
         self._extras()
+        self.no_first_evaluation = self._no_first_evaluation()
+        # Continuous export of the individual recommendations (SecurityRecommendation) is configured on one
+        # subscription (from EXPORT_START_US), so that a few clusters' findings have a history inside each
+        # period: the subscription with the fewest clusters among those with at least two clusters that
+        # have findings now (else one with any).
+        per_sub = np.bincount(self.cl_sub, minlength=len(self.subs))
+        active = (self.created_m < -1) & ~self.clean(0) & ~self.clean(-1)
+        active[[self.exempt, self.unassessed]] = False
+        per_active = np.bincount(self.cl_sub[active], minlength=len(self.subs))
+        self.export_sub = min(range(len(self.subs)), key=lambda i: (per_active[i] < 2, per_active[i] < 1,
+                                                                    per_sub[i], i))
+        self.export_start_us = EXPORT_START_US
 
     def _rng(self, name: str) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.n, tag(name)])
@@ -565,7 +589,15 @@ class World:
         ex.append({"scope": self.cl_id[x], "sub": int(self.cl_sub[x]), "rg": self.cl_rg_lower[x],
                    "name": f"exempt-{self.cl_name[x]}-running-images", "refs": [cat.POLICY_REFERENCE_ID],
                    "category": cat_, "display": f"{disp} ({self.cl_name[x]})", "desc": desc,
-                   "expires": a + 21 * DAY + 18 * HOUR, "created": BEFORE, "policy": "main"})
+                   "expires": a + 21 * DAY + 18 * HOUR, "created": BEFORE, "policy": "main",
+                   "metadata": {"approvedBy": f"ciso-office@{cat.EMAIL_DOMAIN}",
+                                "requestedBy": cat.UNITS[self.cl_unit[x]].champion, "ticket": "SEC-2291",
+                                "reviewCadence": "monthly",
+                                "compensatingControls": "no ingress; no outbound internet; weekly rebuilds"},
+                   "creator": (cat.UNITS[self.cl_unit[x]].champion, "User"), "created_at": a - 1300 * DAY,
+                   "modifier": (f"ciso-office@{cat.EMAIL_DOMAIN}", "User"), "modified_at": a - 9 * DAY})
+        platform = cat.UNITS["platform"].champion
+        pipeline = (str(uuid.uuid5(TENANT_NAMESPACE, f"{self.seed}/sp-policy-as-code")), "Application")
         sandbox = [i for i, s in enumerate(subs) if s["env"] == "sandbox"] or \
                   [i for i, s in enumerate(subs) if s["env"] == "nonprod"] or [len(subs) - 1]
         si = sandbox[-1]
@@ -575,19 +607,28 @@ class World:
                    "display": f"Defender profile managed outside AKS in {subs[si]['name']}",
                    "desc": "The Defender sensor is deployed by the platform Helm pipeline instead of the AKS "
                            "security profile; the profile policy is waived for this subscription.",
-                   "expires": None, "created": a - 500 * DAY, "policy": "defender"})
+                   "expires": None, "created": a - 500 * DAY, "policy": "defender",
+                   "metadata": {"approvedBy": platform, "requestedBy": f"platform-engineering@{cat.EMAIL_DOMAIN}",
+                                "ticket": "SEC-1877", "reviewCadence": "annual"},
+                   "creator": pipeline})
         reg = self.registries[0]
         ex.append({"scope": reg["id"], "sub": reg["sub"], "rg": reg["rg"], "name": f"waiver-{reg['name']}-base-images",
                    "refs": [cat.OTHER_POLICIES[cat.REGISTRY_POLICY][1]], "category": "Waiver",
                    "display": f"Registry {reg['name']}: archived base images",
                    "desc": "Registry keeps archived base images for rollback; purge scheduled (CHG-10422).",
-                   "expires": a + 120 * DAY, "created": a - 200 * DAY, "policy": "registry"})
+                   "expires": a + 120 * DAY, "created": a - 200 * DAY, "policy": "registry",
+                   "metadata": {"approver": platform, "requestedBy": platform, "ticketRef": "CHG-10422",
+                                "reviewCadence": "quarterly"},
+                   "creator": (platform, "User"), "modifier": (platform, "User"), "modified_at": a - 75 * DAY})
         lsi, lrg = self.legacy_rg
         ex.append({"scope": f"/subscriptions/{subs[lsi]['id']}/resourceGroups/{lrg}", "sub": lsi, "rg": lrg,
                    "name": "waiver-legacy-aks-decommission", "refs": [cat.POLICY_REFERENCE_ID], "category": "Waiver",
                    "display": "Legacy AKS platform pending decommission",
                    "desc": "Clusters in this resource group are being migrated to the new platform (PRJ-118).",
-                   "expires": a - 45 * DAY, "created": a - 400 * DAY, "policy": "main"})
+                   "expires": a - 45 * DAY, "created": a - 400 * DAY, "policy": "main",
+                   "metadata": {"approvedBy": f"ciso-office@{cat.EMAIL_DOMAIN}", "requestedBy": platform,
+                                "ticket": "SEC-1990", "project": "PRJ-118", "reviewCadence": "quarterly"},
+                   "creator": (platform, "User")})
         normal = [i for i in range(self.n) if i not in (self.exempt, self.unassessed)]
         self.addon_exempt = normal[len(normal) // 2] if normal else None
         if self.addon_exempt is not None:
@@ -597,7 +638,30 @@ class World:
                        "refs": [cat.OTHER_POLICIES[cat.POLICY_ADDON_POLICY][1]], "category": "Mitigated",
                        "display": f"Gatekeeper installed manually on {self.cl_name[c]}",
                        "desc": "OPA Gatekeeper runs as a self-managed release while the add-on is evaluated.",
-                       "expires": a - 10 * DAY, "created": a - 300 * DAY, "policy": "addon"})
+                       "expires": a - 10 * DAY, "created": a - 300 * DAY, "policy": "addon",
+                       # requested, never approved: the approval evidence is missing
+                       "metadata": {"requestedBy": cat.UNITS[self.cl_unit[c]].champion, "ticket": "SEC-2410",
+                                    "reviewCadence": "quarterly"},
+                       "creator": (cat.UNITS[self.cl_unit[c]].champion, "User")})
+        # An exemption of another assignment (the pod security baseline initiative) on a cluster with open
+        # findings: with no reference ids it exempts that whole initiative, never our policy.
+        pod = [i for i in normal if i != self.addon_exempt and self.clean_start[i] == NEVER
+               and self.created_m[i] == BEFORE] or normal
+        if pod:
+            c = pod[0]
+            sid = subs[int(self.cl_sub[c])]["id"]
+            ex.append({"scope": self.cl_id[c], "sub": int(self.cl_sub[c]), "rg": self.cl_rg_lower[c],
+                       "name": f"waiver-{self.cl_name[c]}-pod-security", "refs": [], "category": "Waiver",
+                       "display": f"Privileged node agents on {self.cl_name[c]}",
+                       "desc": "The storage CSI node agents need privileged containers and host paths; "
+                               "the pod security baseline is waived for this cluster.",
+                       "expires": a + 200 * DAY, "created": a - 150 * DAY, "policy": "podsecurity",
+                       "assignment": f"/subscriptions/{sid}/providers/Microsoft.Authorization/policyAssignments/"
+                                     f"{cat.POD_SECURITY_ASSIGNMENT_NAME}",
+                       "metadata": {"approvedBy": platform, "requestedBy": cat.UNITS[self.cl_unit[c]].champion,
+                                    "ticket": "SEC-2502", "reviewCadence": "semiannual"},
+                       "creator": pipeline})
+        self.pod_security_exempt = pod[0] if pod else None
         rng = self._rng("exemptions")
         for si in range(3, len(subs)):
             if rng.random() >= 0.3:
@@ -613,10 +677,38 @@ class World:
                        "display": f"Azure Policy add-on rollout for {subs[si]['name']}",
                        "desc": "Add-on rollout is staged per subscription; tracked in the platform backlog.",
                        "expires": expires, "created": a - int(rng.integers(30, 700)) * DAY, "policy": "addon",
-                       "extra": True})
+                       "extra": True, "creator": pipeline,
+                       "metadata": {"approvedBy": platform, "requestedBy": cat.UNITS[subs[si]["unit"]].champion,
+                                    "ticket": f"SEC-{3000 + si}", "reviewCadence": "quarterly"}})
         for e in ex:
-            e["assignment"] = assignment(e["sub"])
+            e.setdefault("assignment", assignment(e["sub"]))
+            e.setdefault("created_at", e["created"])
         self.exemptions = ex
+
+    def _no_first_evaluation(self) -> tuple[int, int] | None:
+        """(deployment, package id) whose individual recommendations carry no firstEvaluationDate.
+
+        The assessments REST schema (Azure/azure-rest-api-specs Microsoft.Security stable/2021-06-01
+        assessments.json, AssessmentStatusResponse) does not require firstEvaluationDate or
+        statusChangeDate, and the legacy sub-assessments never had one: such a package, vulnerable on a
+        pinned image since before the oldest history month, has no first seen but its first sighting, so
+        its age is capped by the history (a lower bound)."""
+        lo = -EVIDENCE_MONTHS - 2   # open since before the month before the oldest one, seen at every sighting
+        ok_c = (self.created_m == BEFORE) & ~np.any([self.clean(m) for m in range(lo, 1)], axis=0)
+        for special in (self.exempt, self.unassessed):
+            ok_c[special] = False
+        d = np.flatnonzero((self.dep_k == 0) & (self.dep_start <= lo) & (self.dep_end == NEVER)
+                           & ok_c[self.dep_cluster])
+        for dd in d[np.argsort(frac(self._h("no-first-evaluation", d)), kind="stable")].tolist():
+            repo, v = int(self.dep_repo[dd]), int(self.dep_pinned[dd])
+            sl = slice(int(self.rc_start[repo]), int(self.rc_start[repo] + self.rc_count[repo]))
+            var = self.rc_var[sl]
+            ok = (self.rc_a[sl] <= v) & (v < self.rc_b[sl]) & (self.rc_det[sl] <= lo) \
+                & (self.cve_pub[self.var_cve[var]] <= int(self.t(lo)) - 2 * DAY) \
+                & ~self._exempt(np.full(len(var), dd), var)
+            if ok.any():
+                return dd, int(self.var_pkg_id[var[ok][0]])
+        return None
 
     # -- one month -------------------------------------------------------------------------------
 
@@ -696,8 +788,11 @@ class World:
         """Per cluster: the grouped assessment c609cf0f is gone at month m (the policy still names it)."""
         n = np.arange(self.n)
         chosen = frac(self._h("retired", n)) < RETIRED_SHARE
-        for special in (self.exempt, self.unassessed):
-            chosen[special] = False
+        # the governance cluster keeps its assessment (governance assignments live under it), so that its
+        # due date still applies in the current month
+        for special in (self.exempt, self.unassessed, self.gov_forced):
+            if special is not None:
+                chosen[special] = False
         gone_at = RETIREMENT_US + (frac(self._h("retired-at", n)) * RETIREMENT_SPREAD_DAYS * DAY).astype(np.int64)
         return chosen & (int(self.t(m)) >= gone_at)
 
