@@ -171,3 +171,19 @@ def test_the_insights_tell_lineage_changes_and_attainment(model):
             "attainment 66.67%.") in model.insights
     assert any(s.startswith("Since 30 Sep 2026, 1 vulnerabilities") and s.endswith(
         "4 were resolved; 2 persist, 1 of them in a rebuilt image that still carries the CVE.") for s in model.insights)
+
+
+def test_an_age_is_a_lower_bound_from_the_start_of_its_clusters_evidence():
+    import numpy as np
+    from reportgen.aggregate.lineage import EvidenceStart
+    t = pd.Timestamp
+    hist = pd.DataFrame({"rid": ["c", "c"], "at": pd.to_datetime(["2026-07-05T03:00:00Z", "2026-08-01T00:00:00Z"],
+                                                                  utc=True)})
+    start = EvidenceStart(t("2026-08-31T06:00:00Z"), hist)
+    first = pd.Series(pd.to_datetime(["2026-07-05T03:00:00Z", "2026-07-06T00:00:00Z", "2026-08-31T06:00:00Z",
+                                      "2026-08-31T06:00:00Z", "2026-01-01T00:00:00Z"], utc=True))
+    source = pd.Series(["sighting", "sighting", "sighting", "sighting", "firstEvaluationDate"])
+    # c's export starts 07-05: a lineage first seen there may be older, one first seen 07-06 is not;
+    # a (no history) starts with the oldest snapshot; Defender's own first evaluation is never a bound
+    assert start.lower_bound(first, source, np.array(["c", "c", "c", "a", "a"], dtype=object)).tolist() == [
+        True, False, False, True, False]

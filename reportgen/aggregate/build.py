@@ -20,7 +20,7 @@ from reportgen.aggregate.audit_sample import with_audit_sample
 from reportgen.aggregate.exemptions import exemptions_table
 from reportgen.aggregate.findings import INDIVIDUAL, UNRECORDED, FindingKeys, SnapshotFacts, snapshot_facts, timeline
 from reportgen.aggregate.ipe import build_ipe
-from reportgen.aggregate.lineage import LineageKeys, LineageTracker
+from reportgen.aggregate.lineage import EvidenceStart, LineageKeys, LineageTracker
 from reportgen.aggregate.period import (SnapPoint, digests_text, empty_history, history_rows, lineage_changes,
                                         monthly_sla, period_figures, population, population_table, snap_point)
 from reportgen.aggregate.model import (
@@ -54,7 +54,7 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     history_frames = [history_rows(s.frames["finding_history"], lineages) if "finding_history" in s.frames
                       else empty_history() for s in snaps]
     history_all = pd.concat(history_frames, ignore_index=True).drop_duplicates(["lineage", "at", "imageDigest", "open"])
-    evidence_start = min([s.collected_at for s in snaps] + ([history_all["at"].min()] if len(history_all) else []))
+    evidence_start = EvidenceStart(snaps[0].collected_at, history_all)
     points: list[HistoryPoint] = []
     snap_points: list[SnapPoint] = []
     facts = findings = None

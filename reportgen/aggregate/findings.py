@@ -24,7 +24,7 @@ import pandas as pd
 from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, normalize_severity, pair_ids, parse_json, per_value, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, match_mask
-from reportgen.aggregate.lineage import SIGHTING, LineageKeys, LineageTracker, first_evaluations
+from reportgen.aggregate.lineage import SIGHTING, EvidenceStart, LineageKeys, LineageTracker, first_evaluations
 from reportgen.aggregate.model import ControlDef
 from reportgen.aggregate.owners import cluster_universe, resolve_owners
 from reportgen.config import RunConfig
@@ -234,13 +234,14 @@ def _cluster_sources(rid: pd.Series, source: pd.Series) -> pd.Series:
 
 
 def timeline(facts: SnapshotFacts, tracker: LineageTracker, sla_days: dict[str, int],
-             evidence_start: pd.Timestamp | None = None) -> pd.DataFrame:
+             evidence_start: EvidenceStart | None = None) -> pd.DataFrame:
     """Add firstSeen, firstSeenSource, ageIsLowerBound, dueDate, dueSource, ageDays, overdue, daysOverdue
     to a snapshot's distinct findings.
 
     First seen is the lineage's (``tracker``, fed with every earlier sighting); a lineage never
     sighted open before is first seen now. The age is a lower bound when the first seen comes
-    from a sighting at ``evidence_start`` (the earliest snapshot or history row of the build):
+    from a sighting at the start of its cluster's evidence (``evidence_start``: the oldest snapshot, or
+    the cluster's earliest history row):
     the finding may be older than the evidence. Due date (DESIGN §6): the cluster's governance
     remediationDueDate when the first seen is on or before it, else first seen + the SLA days of
     the row's severity; none for unknown severity.
@@ -251,8 +252,8 @@ def timeline(facts: SnapshotFacts, tracker: LineageTracker, sla_days: dict[str, 
     never = first.isna() | (first > as_of)
     first = first.where(~never, as_of).astype("datetime64[us, UTC]")
     first_source = first_source.where(~never, SIGHTING)
-    lower_bound = (first_source.eq(SIGHTING) & (first <= evidence_start)) if evidence_start is not None else \
-        pd.Series(False, index=first.index)
+    lower_bound = (evidence_start.lower_bound(first, first_source, df["rid"].to_numpy()) if evidence_start is not None
+                   else np.zeros(len(df), dtype=bool))
     days = per_value(df["sev"], lambda v: sla_days.get(v.lower(), np.nan), float)
     sla_due = first + pd.to_timedelta(days, unit="D")
     gov = facts.clusters.set_index("rid")["governanceDueDate"]
@@ -265,7 +266,7 @@ def timeline(facts: SnapshotFacts, tracker: LineageTracker, sla_days: dict[str, 
     overdue = pd.Series(is_open & due.notna().to_numpy() & (due < as_of).to_numpy(), index=df.index)
     days_over = ((as_of - due).dt.total_seconds() // 86400).where(overdue.to_numpy())
     return df.assign(firstSeen=first.array, firstSeenSource=_objects(first_source.to_numpy()),
-                     ageIsLowerBound=lower_bound.to_numpy(dtype=bool), dueDate=due.array,
+                     ageIsLowerBound=np.asarray(lower_bound, dtype=bool), dueDate=due.array,
                      dueSource=_objects(source),
                      ageDays=((as_of - first).dt.total_seconds() // 86400).astype("int64").to_numpy(),
                      overdue=overdue, daysOverdue=pd.array(days_over.to_numpy(), dtype="Int64"))

@@ -160,6 +160,29 @@ def first_evaluations(lineages: np.ndarray, first_evaluation: pd.Series | None,
     return frame.set_index("lineage")[["at", "source"]]
 
 
+class EvidenceStart:
+    """The earliest sighting that could have seen a lineage of each cluster: the oldest snapshot, or the
+    cluster's earliest finding_history row when that is earlier. A lineage first sighted at (or before)
+    its cluster's start may be older than the evidence: its age is a lower bound."""
+
+    def __init__(self, oldest_snapshot: pd.Timestamp, history: pd.DataFrame) -> None:
+        self.default = pd.Timestamp(oldest_snapshot)
+        by_rid = history.groupby("rid")["at"].min() if len(history) else pd.Series(dtype="datetime64[us, UTC]")
+        self._by_rid = {r: min(pd.Timestamp(t), self.default) for r, t in by_rid.items()}
+
+    def of(self, rid: pd.Series | np.ndarray) -> pd.Series:
+        """Per row, the start of its cluster's evidence."""
+        values = per_value(pd.Series(np.asarray(rid, dtype=object), dtype=object),
+                           lambda r: self._by_rid.get(r, self.default), "datetime64[us, UTC]")
+        return values.reset_index(drop=True)
+
+    def lower_bound(self, first: pd.Series, source: pd.Series, rid) -> np.ndarray:
+        """First seen from a sighting, at or before the start of its cluster's evidence."""
+        start = self.of(rid)
+        return (pd.Series(source.to_numpy(dtype=object)) == SIGHTING).to_numpy() & \
+            (pd.Series(first.array) <= start).to_numpy()
+
+
 class LineageTracker:
     """What the snapshots, fed oldest first, tell of each lineage's first seen."""
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from reportgen.aggregate.common import lower_id, object_frame
-from reportgen.aggregate.lineage import SEV_RANK, SIGHTING, UNKNOWN_RANK, LineageKeys, LineageTracker, severity_rank
+from reportgen.aggregate.lineage import SEV_RANK, SIGHTING, UNKNOWN_RANK, EvidenceStart, LineageKeys, LineageTracker, severity_rank
 from reportgen.aggregate.model import SEVERITY_ORDER, MonthlySla, PeriodPopulation, RollForward
 
 REASONS = ("fixed", "exempt", "out_of_scope")
@@ -124,7 +124,7 @@ class Population:
 
 
 def population(points: list[SnapPoint], index: int, history: pd.DataFrame, tracker: LineageTracker,
-               sla_days: dict[str, int], evidence_start: pd.Timestamp) -> Population:
+               sla_days: dict[str, int], evidence_start: EvidenceStart) -> Population:
     cur = points[index]
     start = cur.period_start
     opening = next((p for p in reversed(points[:index]) if p.as_of <= start), None)
@@ -166,7 +166,7 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
     rid = _rid_of(pop, seen, hist)
     first, first_source = tracker.first_seen(pop)
     first = pd.Series(first.array, index=index_).fillna(start).astype("datetime64[us, UTC]")
-    lower_bound = (first_source.to_numpy(dtype=object) == SIGHTING) & (first <= evidence_start).to_numpy()
+    lower_bound = evidence_start.lower_bound(first, first_source, rid)
     gov = _cluster_value(rid, [cur] + ([opening] if opening is not None else []), "governanceDueDate")
     gov = pd.to_datetime(gov, utc=True).astype("datetime64[us, UTC]")
     gov.index = index_
