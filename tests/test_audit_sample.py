@@ -195,16 +195,18 @@ def test_cards_from_the_model_frame_state_a_lower_bound_and_a_fix():
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """A pack rendered from a small snapshot, its model carrying the population above."""
+    """A pack rendered from a small snapshot (12 open lineages over five severities), drawing a
+    sample of 4 with seed 5."""
     from reportgen import pipeline
-    from reportgen.config import RunConfig
+    from reportgen.config import AuditSampleConfig, RunConfig
     from tests import builders
     root = tmp_path_factory.mktemp("sample")
     a = builders.cluster_id("aks-a")
+    severities = ["Critical"] * 5 + ["High"] * 3 + ["Medium", "Low", "Low", "weird"]
     snap = builders.write(root / "snap", clusters=[builders.cluster("aks-a", tags={"owner": "team-a"})],
                           assessments=[builders.assessment(a)],
-                          findings=[builders.finding(a, "CVE-2026-0001", "Critical")])
-    result = pipeline.render(snap, root / "pack", RunConfig())
+                          findings=[builders.finding(a, f"CVE-2026-{n:04d}", sev) for n, sev in enumerate(severities)])
+    result = pipeline.render(snap, root / "pack", RunConfig(audit_sample=AuditSampleConfig(size=4, seed=5)))
     return root, result
 
 
@@ -332,8 +334,13 @@ def test_a_rendered_pack_redraws_its_own_audit_sample_sheet(rendered):
         pytest.skip("this render writes no data/period_population.csv and data/audit_sample.csv yet")
     own = pd.read_csv(pack / "data" / "audit_sample.csv", dtype=str, keep_default_na=False)
     sample = result.model.audit_sample
-    proc = reportgen("audit-sample", pack, "--size", sample.size, "--seed", sample.seed, "--out", root / "again.csv")
+    assert (sample.size, sample.seed, sample.population, sample.drawn) == (4, 5, 12, 4)
+    proc = reportgen("audit-sample", pack, "--size", 4, "--seed", 5, "--out", root / "again.csv")
     assert proc.returncode == 0, proc.stderr
     again = pd.read_csv(root / "again.csv", dtype=str, keep_default_na=False)
     column = table_headers(SAMPLE_COLUMNS).get("lineageId", "lineageId")
-    assert again[column].tolist() == own[column].tolist()
+    assert again[column].tolist() == own[column].tolist() == result.model.tables.audit_sample["lineageId"].tolist()
+    # 4 items over 5 strata, Critical 5, High 3, Medium 1, Low 2, Unknown 1 (all open-within, first seen
+    # at the as-of time): fewer items than strata, so plain largest remainder. Shares 4 x n / 12: 1.67,
+    # 1.00, 0.33, 0.67, 0.33; whole parts 1 + 1, the two left to the remainders .67 (Critical, Low).
+    assert [s[1:] for s in sample.strata] == [(5, 2), (3, 1), (1, 0), (2, 1), (1, 0)]
