@@ -94,8 +94,9 @@ def run(config: RunConfig, period: tuple[date, date] | None, out: Path, history_
         return render(snapshot, out, config, history_dir=history_dir, sign_key=sign_key)
 
 
-def demo(out: Path) -> RenderResult:
-    """Sample tenant with six months of history, rendered into ``out/pack``.
+def demo(out: Path, config: RunConfig | None = None) -> RenderResult:
+    """Sample tenant with six months of history, rendered into ``out/pack`` (default config, or
+    ``config``: e.g. another audit sample size or seed).
 
     ``out`` may be new, empty or an earlier demo's output (``input/`` holding only sample
     snapshots, and ``pack/``); anything else is refused before any work.
@@ -107,7 +108,7 @@ def demo(out: Path) -> RenderResult:
     if history.exists():
         shutil.rmtree(history)   # only sample snapshots, checked above
     make_sample(current, history_dir=history, months=DEMO_MONTHS, progress=progress)
-    return render(current, out / "pack", RunConfig(), history_dir=history, progress=progress)
+    return render(current, out / "pack", config or RunConfig(), history_dir=history, progress=progress)
 
 
 def _demo_replaceable(folder: Path) -> str | None:
