@@ -269,3 +269,13 @@ def test_deep_on_a_pack_rendered_with_history_needs_that_history(with_history, c
         "--history-dir with the same history folder"]
     code, out, err = run_cli(capsys, "verify", pack, "--deep", "--history-dir", history)
     assert code == 0 and err == "" and out.splitlines()[-1].startswith("OK: a re-render of snapshot/")
+
+
+def test_deep_draws_the_audit_sample_the_pack_records(tmp_path, capsys):
+    from reportgen.config import with_audit_sample
+    snap = tiny_snapshot(tmp_path / "snap", cves=6)
+    pack = pipeline.render(snap, tmp_path / "pack", with_audit_sample(RunConfig(), 2, 7), progress=QUIET).pack_dir
+    assert json.loads((pack / "summary.json").read_text())["audit_sample"]["seed"] == 7
+    code, out, err = run_cli(capsys, "verify", pack, "--deep")
+    assert code == 0 and err == "", out + err    # the default sample (25, seed 1) would differ in every sample file
+    assert out.splitlines()[-1].startswith("OK: a re-render")

@@ -276,6 +276,9 @@ def deep_check(pack_dir: Path, config: RunConfig | None = None, history_dir: Pat
         if copy_problems:
             return DeepCheck(problems=tuple(copy_problems))
         from reportgen import pipeline  # the pipeline sits above the pack stage that imports this module
+        given = config is not None
+        if not given:   # the audit sample the pack records (its size and seed) is drawn again
+            config = _recorded_sample_config(folder)
         try:
             result = pipeline.render(snapshot, Path(tmp) / "pack", config or RunConfig(),
                                      history_dir=history_dir, progress=QUIET)
@@ -285,10 +288,27 @@ def deep_check(pack_dir: Path, config: RunConfig | None = None, history_dir: Pat
             rerendered = parse_manifest(again.read_bytes(MANIFEST))
             problems = _compare(folder, manifest, again, rerendered)
     notes = _version_notes(manifest, rerendered) + notes
-    if problems and config is None:
+    if problems and not given:
         notes.append("re-rendered with the default configuration: if the pack was rendered with --config, "
                      "pass the same --config (and its exceptions and owner mapping files)")
     return DeepCheck(problems=tuple(problems), notes=tuple(notes))
+
+
+def _recorded_sample_config(folder: PackFolder) -> RunConfig | None:
+    """The default configuration with the audit sample size and seed summary.json records; None when it
+    records none (the default sample, or none drawn)."""
+    try:
+        summary = json.loads(folder.read_bytes(SUMMARY).decode("utf-8"))
+    except (OSError, NotRegular, ValueError):
+        return None
+    sample = summary.get("audit_sample") if isinstance(summary, dict) else None
+    if not isinstance(sample, dict):
+        return None
+    size, seed = sample.get("size"), sample.get("seed")
+    if not (isinstance(size, int) and isinstance(seed, int) and size >= 0 and seed >= 0):
+        return None
+    from reportgen.config import with_audit_sample
+    return with_audit_sample(RunConfig(), size, seed)
 
 
 def _recorded_changes(folder: PackFolder) -> object | None:
