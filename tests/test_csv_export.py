@@ -22,7 +22,9 @@ from reportgen.render.csv_export import FORMULA_START, csv_value, neutralise, wr
 from tests.test_excel import GOLDEN_DIR, GOLDEN_HEADER, HOSTILE, UPDATE_GOLDEN, _finding, findings_frame, small_model
 
 FILES = ["summary.csv", "controls.csv", "owners.csv", "control_owner.csv", "findings.csv", "clusters.csv",
-         "exemptions.csv", "changes.csv", "changes_by_owner.csv", "history.csv", "datasets.csv"]
+         "exemptions.csv", "changes.csv", "changes_by_owner.csv", "roll_forward.csv", "sla_by_month.csv",
+         "period_population.csv", "audit_sample.csv", "history.csv", "completeness.csv", "reconciliation.csv",
+         "datasets.csv"]
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +112,37 @@ def test_values_are_iso_dates_plain_numbers_and_lowercase_booleans(exported):
     assert by_name(paths)["exemptions.csv"][2]["Expires (UTC)"] == ""
     assert by_name(paths)["history.csv"][1]["As of (UTC)"] == "2026-10-31T06:00:00Z"
     assert csv_value(-5, "int") == "-5" and csv_value(-0.5, "float") == "-0.5" and csv_value(None, "text") == ""
+
+
+def test_period_population_roll_forward_and_sample_csvs_hold_the_model_values(exported):
+    _, paths = exported
+    files = by_name(paths)
+    pop = files["period_population.csv"]
+    assert [r["Lineage"] for r in pop] == [f"L-000000000000000{c}" for c in "abcde"]
+    fixed = pop[1]
+    assert (fixed["Closed (UTC)"], fixed["Close reason"], fixed["SLA verdict"], fixed["Days to fix"],
+            fixed["Open at period start"], fixed["Open at as-of"]) == (
+        "2026-10-15T06:00:00Z", "fixed", "met", "20.5", "true", "false")
+    assert pop[0]["Closed (UTC)"] == "" and pop[0]["Days to fix"] == ""
+    assert pop[0]["Sightings"] == "'" + HOSTILE[0]              # tenant text is neutralised here too
+    assert pop[3]["Age is a lower bound"] == "true"
+    # every population column is there under its workbook header, so the population can be read back
+    assert list(pop[0]) == [c.header for c in tables.POPULATION]
+    roll = {r["Severity"]: r for r in files["roll_forward.csv"]}
+    assert [(k, r["Opening"], r["New"], r["Closed"], r["Closing"]) for k, r in roll.items()] == [
+        ("Critical", "1", "0", "0", "1"), ("High", "1", "1", "2", "0"), ("Medium", "0", "1", "0", "1"),
+        ("Low", "1", "0", "1", "0"), ("Unknown", "0", "0", "0", "0"), ("Total", "3", "2", "3", "2")]
+    assert roll["Total"]["SLA attainment %"] == "50.0" and roll["High"]["SLA attainment %"] == ""
+    assert roll["Total"]["Reconciles (opening + new - closed = closing)"] == "true"
+    sample = files["audit_sample.csv"]
+    assert [(r["Item"], r["Stratum"], r["Lineage"]) for r in sample] == [
+        ("1", "Critical / open-overdue", "L-000000000000000a"), ("2", "High / missed", "L-000000000000000c")]
+    months = files["sla_by_month.csv"]
+    assert [(r["Severity"], r["SLA attainment %"], r["Median days to fix"]) for r in months] == [
+        ("Critical", "", ""), ("High", "50.0", "32.75"), ("All", "50.0", "32.75")]
+    rec = files["reconciliation.csv"]
+    assert [(r["Check"], r["Difference (ours - Defender)"]) for r in rec] == [
+        ("PV.6 failed resources", "0"), ("Assessed clusters", "-1")]
 
 
 def test_empty_tables_have_a_header_row_only(tmp_path):

@@ -314,3 +314,66 @@ def test_readme_states_recorded_gaps_the_retired_assessment_and_the_derived_verd
     assert b.cluster_id("aks-ind-open") in limits
     assert "Derived verdict: beside each cluster's policy state" in flat
     assert "Unhealthy when the cluster has an open finding" in flat
+
+
+# --- summary.json and README.txt show the period evidence (issue 10), on the hand-built model ---
+
+def test_summary_json_carries_the_period_population_rebuilt_lineages_sample_and_ipe():
+    from reportgen.render.summary import summary_dict
+    from tests.test_excel import small_model
+    s = summary_dict(small_model())
+    assert s["changes"]["rebuilt_still_vulnerable"] == 1
+    p = s["period_population"]
+    # worked by hand in tests/test_excel.py (POPULATION): opening 3 + new 2 - closed 3 = closing 2
+    assert {k: p[k] for k in ("opening", "new", "closed", "closing", "closed_by_reason", "sla",
+                              "sla_attainment_pct", "by_severity")} == {
+        "opening": 3, "new": 2, "closed": 3, "closing": 2,
+        "closed_by_reason": {"fixed": 2, "exempt": 1, "out_of_scope": 0},
+        "sla": {"met": 1, "missed": 1, "open_overdue": 1, "open_within": 1},
+        "sla_attainment_pct": 50.0,
+        "by_severity": {"Critical": {"opening": 1, "new": 0, "closed": 0, "closing": 1},
+                        "High": {"opening": 1, "new": 1, "closed": 2, "closing": 0},
+                        "Medium": {"opening": 0, "new": 1, "closed": 0, "closing": 1},
+                        "Low": {"opening": 1, "new": 0, "closed": 1, "closing": 0},
+                        "Unknown": {"opening": 0, "new": 0, "closed": 0, "closing": 0}},
+    }
+    assert p["reconciles"] is True and p["opening_as_of"] == "2026-09-30T06:00:00Z"
+    assert p["monthly"][1] == {"month": "2026-10", "severity": "High", "fixed": 2, "met": 1, "missed": 1,
+                               "attainment_pct": 50.0, "mean_days_to_fix": 32.75, "median_days_to_fix": 32.75}
+    assert p["monthly"][0]["attainment_pct"] is None
+    a = s["audit_sample"]
+    assert (a["size"], a["seed"], a["drawn"], a["population"]) == (2, 7, 2, 5)
+    assert a["items"] == ["L-000000000000000a", "L-000000000000000c"]
+    assert a["strata"][0] == {"stratum": "Critical / open-overdue", "population": 1, "drawn": 1}
+    ipe = s["ipe"]
+    assert ipe["datasets"][0] == {"name": "findings", "status": "complete", "query_sha256": "ef" * 32, "rows": 5,
+                                  "total_records": 5, "pages": 1, "subscriptions_asked": 1, "subscriptions_seen": 1}
+    assert ipe["reconciliations"][1] == {"check": "Assessed clusters", "ours": 2, "defender": 3, "difference": -1}
+    assert ipe["collector"]["upn"] == "auditor@contoso.com" and ipe["collector"]["app_id"] is None
+    json.dumps(s, allow_nan=False)   # plain JSON values only
+
+
+def test_summary_json_of_a_model_without_period_sample_or_ipe_has_nulls():
+    from reportgen.render.summary import summary_dict
+    from tests.test_excel import small_model
+    model = small_model()
+    s = summary_dict(replace(model, period=None, ipe=None, audit_sample=None, changes=None))
+    assert s["period_population"] is None and s["audit_sample"] is None and s["ipe"] is None
+    assert s["changes"] is None
+    no_fix = replace(model.period, sla_attainment_pct=None)
+    assert summary_dict(replace(model, period=no_fix))["period_population"]["sla_attainment_pct"] is None
+
+
+def test_readme_txt_states_the_roll_forward_the_sample_and_the_lineage_rules():
+    from tests.test_excel import small_model
+    model = small_model()
+    flat = " ".join(readme_text(model, ["evidence-pack.pdf", "data/period_population.csv"]).split())
+    assert ("Period population (lineages): opening 3 + new 2 - closed 3 = closing 2; closed as fixed 2, exempt 1, "
+            "out of scope 0; SLA met 1, missed 1, open and overdue 1, open within SLA 1; SLA attainment 50.00%.") in flat
+    assert "Audit sample: 2 of 5 lineages of the period population (size 2, seed 7)" in flat
+    assert "a rebuilt image that still carries the CVE keeps its clock" in flat
+    assert "the age is a lower bound" in flat and "not applicable to this policy" in flat
+    broken = replace(model, period=replace(model.period, total=replace(model.period.total, closing=9)))
+    assert "= closing 9 (DOES NOT reconcile)" in " ".join(readme_text(broken, []).split())
+    older = " ".join(readme_text(replace(model, period=None, audit_sample=None), []).split())
+    assert "Period population: not computed for this pack." in older and "Audit sample:" not in older

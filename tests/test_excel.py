@@ -22,9 +22,10 @@ import pytest
 
 from reportgen.aggregate.build import earliest_due, overdue_critical
 from reportgen.aggregate.model import (
-    CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, EXEMPTION_COLUMNS, FINDING_COLUMNS, Changes, ControlDef,
-    ControlResult, Coverage, DatasetStatus, DefenderCrossCheck, FindingsSummary, HistoryPoint, OwnerResult,
-    ReportMeta, ReportModel, ReportTables, SlaRow,
+    CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, EXEMPTION_COLUMNS, FINDING_COLUMNS, POPULATION_COLUMNS,
+    SAMPLE_COLUMNS, AuditSample, Changes, Collector, ControlDef, ControlResult, Coverage, DatasetStatus,
+    DefenderCrossCheck, FindingsSummary, HistoryPoint, Ipe, IpeDataset, MonthlySla, OwnerResult, PeriodPopulation,
+    Reconciliation, ReportMeta, ReportModel, ReportTables, RollForward, SlaRow,
 )
 from reportgen.render import excel, tables
 
@@ -35,6 +36,7 @@ GOLDEN_HEADER = "generated, do not edit — regenerate with `make golden`"
 AS_OF = pd.Timestamp("2026-10-31T06:00:00Z")
 SUB = "00000000-0000-0000-0000-0000000000aa"
 POLICY = "/providers/Microsoft.Authorization/policyDefinitions/17f4b1cc-c55c-4d94-b1f9-2978f6ac2957"
+ASSIGNMENT = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments/mcsb"
 HOSTILE = ('=HYPERLINK("http://x","y")', "+cmd", "@SUM(A1)", "-2+3", "#N/A", "=1+1")
 
 
@@ -56,6 +58,7 @@ def _finding(**over) -> dict:
         "ownerSource": "tag:resource", "firstSeen": utc("2026-08-01T06:00:00"), "dueDate": utc("2026-08-31T06:00:00"),
         "ageDays": 91, "overdue": True, "daysOverdue": 61, "exemption": "", "workloads": "ns/Deployment/api:api",
         "publishedDate": utc("2024-01-15T00:00:00"), "statusCode": "Unhealthy", "statusCause": "",
+        "ageIsLowerBound": False, "lineageId": "L-00000000000000aa",
     }
     row.update(over)
     return row
@@ -68,7 +71,88 @@ def findings_frame(rows: list[dict]) -> pd.DataFrame:
     df["ageDays"] = df["ageDays"].astype("int64")
     df["daysOverdue"] = df["daysOverdue"].astype("Int64")
     df["overdue"] = df["overdue"].astype(bool)
+    df["ageIsLowerBound"] = df["ageIsLowerBound"].astype(bool)
     return df
+
+
+def _lineage(lineage_id: str, severity: str, **over) -> dict:
+    row = {
+        "lineageId": lineage_id, "severity": severity, "cveId": "CVE-2024-0001", "packageName": "openssl",
+        "repository": "contoso.azurecr.io/app/api", "clusterName": "aks-a", "resourceId": cid("aks-a"),
+        "owner": "team-a", "firstSeen": utc("2026-09-01T06:00:00"), "firstSeenSource": "sighting",
+        "ageIsLowerBound": False, "dueDate": utc("2026-10-01T06:00:00"), "dueSource": "sla", "openAtStart": True,
+        "openAtAsOf": True, "closed": pd.NaT, "closeReason": "", "slaVerdict": "open-overdue", "daysToFix": None,
+        "digests": "sha256:aaa", "sightings": "2026-09-30T06:00Z snapshot open; 2026-10-31T06:00Z snapshot open",
+        "exemption": "", "querySha256": "findings " + "ef" * 32,
+    }
+    row.update(over)
+    return row
+
+
+def population_frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=list(POPULATION_COLUMNS))
+    for col in ("firstSeen", "dueDate", "closed"):
+        df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[us, UTC]")
+    for col in ("ageIsLowerBound", "openAtStart", "openAtAsOf"):
+        df[col] = df[col].astype(bool)
+    df["daysToFix"] = df["daysToFix"].astype(float)
+    return df
+
+
+# The period population of small_model, worked by hand (severity: opening + new - closed = closing):
+#   Critical 1 + 0 - 0 = 1 (L-a open, overdue)   High 1 + 1 - 2 = 0 (L-b fixed in time, L-c new and fixed late)
+#   Medium 0 + 1 - 0 = 1 (L-d new, within SLA)  Low 1 + 0 - 1 = 0 (L-e closed by an exemption)
+#   Total 3 + 2 - 3 = 2; closed: fixed 2, exempt 1; SLA met 1, missed 1, open-overdue 1, open-within 1: 50 %.
+POPULATION = [
+    _lineage("L-000000000000000a", "Critical", cveId="CVE-2024-9999", sightings=HOSTILE[0]),
+    _lineage("L-000000000000000b", "High", cveId="CVE-2020-0001", closed=utc("2026-10-15T06:00:00"),
+             openAtAsOf=False, closeReason="fixed", slaVerdict="met", daysToFix=20.5, firstSeen=utc("2026-09-24T18:00"),
+             dueDate=utc("2026-10-24T18:00:00"), dueSource="governance"),
+    _lineage("L-000000000000000c", "High", cveId="CVE-2026-0003", openAtStart=False, openAtAsOf=False,
+             firstSeen=utc("2026-09-05T06:00:00"), dueDate=utc("2026-10-05T06:00:00"),
+             closed=utc("2026-10-20T06:00:00"), closeReason="fixed", slaVerdict="missed", daysToFix=45.0),
+    _lineage("L-000000000000000d", "Medium", cveId="CVE-2023-1111", openAtStart=False, ageIsLowerBound=True,
+             firstSeen=utc("2026-10-01T00:00:00"), dueDate=utc("2026-12-30T00:00:00"), slaVerdict="open-within"),
+    _lineage("L-000000000000000e", "Low", cveId="CVE-2022-2222", openAtAsOf=False, closed=utc("2026-10-31T06:00"),
+             closeReason="exempt", slaVerdict="", exemption="Local exception RA-1 (approver ciso@contoso.com)"),
+]
+
+
+def period_of_small_model() -> PeriodPopulation:
+    zero = RollForward(0, 0, 0, 0)
+    return PeriodPopulation(
+        period_start=utc("2026-10-01T00:00:00"), opening_as_of=utc("2026-09-30T06:00:00"), opening_run_id="run-prev",
+        sightings=2, total=RollForward(3, 2, 3, 2),
+        by_severity={"Critical": RollForward(1, 0, 0, 1), "High": RollForward(1, 1, 2, 0),
+                     "Medium": RollForward(0, 1, 0, 1), "Low": RollForward(1, 0, 1, 0), "Unknown": zero},
+        closed_by_reason={"fixed": 2, "exempt": 1, "out_of_scope": 0},
+        sla={"met": 1, "missed": 1, "open_overdue": 1, "open_within": 1}, sla_attainment_pct=50.0,
+        monthly=(MonthlySla("2026-10", "Critical", 0, 0, 0, None, None, None),
+                 MonthlySla("2026-10", "High", 2, 1, 1, 50.0, 32.75, 32.75),
+                 MonthlySla("2026-10", "All", 2, 1, 1, 50.0, 32.75, 32.75)))
+
+
+def sample_of_small_model() -> tuple[AuditSample, pd.DataFrame]:
+    """Two items drawn with seed 7: one per stratum of the two largest strata (by hand, not by the drawer)."""
+    picked = population_frame([POPULATION[0], POPULATION[2]])
+    keys = [hashlib.sha256(f"7:{lid}".encode()).hexdigest() for lid in picked["lineageId"]]
+    items = picked.assign(item=[1, 2], stratum=["Critical / open-overdue", "High / missed"], drawKey=keys)
+    sample = AuditSample(size=2, seed=7, drawn=2, population=5, method="Stratified by (severity, outcome); seed 7.",
+                         strata=(("Critical / open-overdue", 1, 1), ("High / met", 1, 0), ("High / missed", 1, 1),
+                                 ("Medium / open-within", 1, 0), ("Low / closed-exempt", 1, 0)))
+    return sample, items[list(SAMPLE_COLUMNS)]
+
+
+def ipe_of_small_model() -> Ipe:
+    return Ipe(
+        datasets=(IpeDataset("findings", "complete", "ef" * 32, 5, 5, 1, 1, 1, "complete: rows = totalRecords"),
+                  IpeDataset("finding_history", "skipped", None, 0, None, 0, None, None,
+                             "skipped: no Log Analytics workspace configured")),
+        reconciliations=(Reconciliation("PV.6 failed resources", 1, 1, 0, "the same"),
+                         Reconciliation("Assessed clusters", 2, 3, -1, "Defender counts a deleted cluster " + HOSTILE[5])),
+        collector=Collector("tenant-1", "00000000-0000-0000-0000-0000000000b1", None, "auditor@contoso.com", "user",
+                            AS_OF, "0.1.0", "test", "Read from the access token's claims; not verified."),
+        render_tool_version="0.1.0")
 
 
 def small_model(findings: pd.DataFrame | None = None) -> ReportModel:
@@ -106,30 +190,44 @@ def small_model(findings: pd.DataFrame | None = None) -> ReportModel:
         ])
     clusters = pd.DataFrame([
         {"name": "aks-a", "id": cid("aks-a"), "subscriptionId": SUB, "resourceGroup": "rg-app",
-         "location": "westeurope", "owner": "team-a", "ownerSource": "tag:resource", "assessed": True,
+         "location": "westeurope", "owner": "team-a", "ownerSource": "tag:resource", "ownerTag": "team-a",
+         "ownerConflict": False, "assessed": True,
          "assessmentStatus": "Unhealthy", "policyState": "NonCompliant", "exempted": False, "openFindings": 2,
          "critical": 1, "high": 1, "medium": 0, "low": 0, "unknown": 0, "overdue": 2},
         {"name": "aks-b", "id": cid("aks-b"), "subscriptionId": SUB, "resourceGroup": "rg-app",
-         "location": "westeurope", "owner": HOSTILE[0], "ownerSource": "governance", "assessed": True,
+         "location": "westeurope", "owner": HOSTILE[0], "ownerSource": "governance", "ownerTag": "team-b",
+         "ownerConflict": True, "assessed": True,
          "assessmentStatus": "Unhealthy", "policyState": "Compliant", "exempted": True, "openFindings": 1,
          "critical": 0, "high": 0, "medium": 1, "low": 0, "unknown": 0, "overdue": 0},
         {"name": "aks-c", "id": cid("aks-c"), "subscriptionId": SUB, "resourceGroup": "rg-app",
-         "location": "northeurope", "owner": "Unassigned", "ownerSource": "fallback", "assessed": False,
+         "location": "northeurope", "owner": "Unassigned", "ownerSource": "fallback", "ownerTag": "",
+         "ownerConflict": False, "assessed": False,
          "assessmentStatus": "Not assessed", "policyState": "Exempt", "exempted": False, "openFindings": 0,
          "critical": 0, "high": 0, "medium": 0, "low": 0, "unknown": 0, "overdue": 0},
     ], columns=list(CLUSTER_COLUMNS))
     exemptions = pd.DataFrame([
         {"kind": "Policy exemption", "name": "ex-old", "category": "Waiver", "scope": cid("aks-b"),
          "displayName": "old waiver", "reason": "@accepted", "approver": "", "ticket": "",
-         "expiresOn": utc("2026-10-01T00:00:00"), "status": "Expired", "daysToExpiry": -30, "matchedFindings": 1},
+         "expiresOn": utc("2026-10-01T00:00:00"), "status": "Expired", "daysToExpiry": -30, "matchedFindings": 1,
+         "appliesToPolicy": True, "applicability": "exempts assignment mcsb, every definition", "noExpiry": False,
+         "requester": "", "otherMetadata": "", "policyAssignmentId": ASSIGNMENT, "policyDefinitionReferenceIds": "",
+         "createdBy": "alice@contoso.com", "createdAt": utc("2026-04-01T09:00:00"), "lastModifiedBy": "",
+         "lastModifiedAt": pd.NaT},
         {"kind": "Local exception", "name": "RA-1", "category": "Risk acceptance", "scope": "cve=CVE-2022-2222",
          "displayName": "RA-1", "reason": "accepted", "approver": "ciso@contoso.com", "ticket": "SEC-1",
-         "expiresOn": utc("2026-11-15T00:00:00"), "status": "Expiring", "daysToExpiry": 15, "matchedFindings": 1},
+         "expiresOn": utc("2026-11-15T00:00:00"), "status": "Expiring", "daysToExpiry": 15, "matchedFindings": 1,
+         "appliesToPolicy": True, "applicability": "local exception", "noExpiry": False},
         {"kind": "Policy exemption", "name": "ex-forever", "category": "Mitigated", "scope": f"/subscriptions/{SUB}",
          "displayName": "forever", "reason": "", "approver": "", "ticket": "", "expiresOn": pd.NaT,
-         "status": "Active", "daysToExpiry": None, "matchedFindings": 0},
+         "status": "Active", "daysToExpiry": None, "matchedFindings": 0, "appliesToPolicy": False,
+         "applicability": "not applicable to this policy: reference ids name only otherPolicy", "noExpiry": True,
+         "requester": "bob@contoso.com", "otherMetadata": '{"costCenter": "=42"}', "policyAssignmentId": ASSIGNMENT,
+         "policyDefinitionReferenceIds": "otherPolicy", "createdBy": "bob@contoso.com",
+         "createdAt": utc("2026-05-02T10:00:00"), "lastModifiedBy": "carol@contoso.com",
+         "lastModifiedAt": utc("2026-06-03T11:30:00")},
     ], columns=list(EXEMPTION_COLUMNS))
-    exemptions["expiresOn"] = pd.to_datetime(exemptions["expiresOn"], utc=True)
+    for col in ("expiresOn", "createdAt", "lastModifiedAt"):
+        exemptions[col] = pd.to_datetime(exemptions[col], utc=True)
     control_owner = pd.DataFrame([
         {"control": "DS-6", "owner": "team-a", "resources": 1, "compliant": 0, "nonCompliant": 1, "exempt": 0,
          "conflict": 0, "compliancePct": 0.0, "openFindings": 2, "overdue": 2},
@@ -141,13 +239,18 @@ def small_model(findings: pd.DataFrame | None = None) -> ReportModel:
     changes = pd.DataFrame([
         {"change": "New", "severity": "Critical", "cveId": "CVE-2024-9999", "packageName": "openssl",
          "repositoryName": "app/api", "imageDigest": "sha256:aaa", "clusterName": "aks-a", "resourceId": cid("aks-a"),
-         "owner": "team-a"},
+         "owner": "team-a", "lineageId": "L-000000000000000a", "previousDigests": ""},
         {"change": "Resolved", "severity": "High", "cveId": "CVE-2020-0001", "packageName": "zlib",
          "repositoryName": "app/web", "imageDigest": "sha256:bbb", "clusterName": "aks-b", "resourceId": cid("aks-b"),
-         "owner": HOSTILE[0]},
+         "owner": HOSTILE[0], "lineageId": "L-000000000000000b", "previousDigests": ""},
+        {"change": "Rebuilt, still vulnerable", "severity": "Medium", "cveId": "CVE-2023-1111",
+         "packageName": "openssl", "repositoryName": "app/api", "imageDigest": "sha256:ccc", "clusterName": "aks-b",
+         "resourceId": cid("aks-b"), "owner": HOSTILE[0], "lineageId": "L-000000000000000d",
+         "previousDigests": "sha256:aaa"},
     ], columns=list(CHANGE_COLUMNS))
     changes_by_owner = pd.DataFrame([{"owner": "team-a", "new": 1, "resolved": 0, "persisting": 1},
                                      {"owner": HOSTILE[0], "new": 0, "resolved": 1, "persisting": 1}])
+    sample, items = sample_of_small_model()
     meta = ReportMeta(
         organization="Contoso Ltd", title="Container Image Vulnerability Evidence Pack", tool_version="0.1.0",
         run_id="run-test", snapshot_fingerprint="ab" * 32, as_of=AS_OF, period_start=date(2026, 10, 1),
@@ -166,7 +269,7 @@ def small_model(findings: pd.DataFrame | None = None) -> ReportModel:
         sla=(SlaRow("Critical", 15, 1, 0, 1), SlaRow("High", 30, 1, 0, 1), SlaRow("Medium", 90, 1, 1, 0),
              SlaRow("Low", 180, 0, 0, 0), SlaRow("Unknown", None, 0, 0, 0)),
         coverage=Coverage(3, 2, (cid("aks-c"),), 1, 1, ("northeurope", "westeurope")),
-        changes=Changes(utc("2026-09-30T06:00:00"), "run-prev", 1, 1, 2),
+        changes=Changes(utc("2026-09-30T06:00:00"), "run-prev", 1, 1, 2, rebuilt_still_vulnerable=1),
         datasets=(
             DatasetStatus("findings", "complete", 5, 1, "cd" * 32, "ef" * 32, (),
                           "// dataset: findings\n=securityresources | take 5"),
@@ -180,15 +283,18 @@ def small_model(findings: pd.DataFrame | None = None) -> ReportModel:
         insights=("DS-6 is at 66.67% compliance.", "+1 owner holds all overdue critical findings."),
         tables=ReportTables(findings=findings, clusters=clusters, exemptions=exemptions, control_owner=control_owner,
                             changes=changes, changes_by_owner=changes_by_owner,
-                            overdue_critical=overdue_critical(findings)),
+                            overdue_critical=overdue_critical(findings), period_population=population_frame(POPULATION),
+                            audit_sample=items),
         earliest_due=earliest_due(findings),
+        period=period_of_small_model(), ipe=ipe_of_small_model(), audit_sample=sample,
     )
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 SHEETS = ("README", "Summary", "Controls", "Owners", "Control x Owner", "Findings", "Clusters", "Exemptions",
-          "Changes", "Changes by owner", "History", "Queries")
+          "Changes", "Changes by owner", "Roll-forward", "SLA by month", "Period population", "Audit sample",
+          "History", "Completeness (IPE)", "Reconciliation", "Queries")
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +303,18 @@ def written(tmp_path_factory) -> tuple[ReportModel, Path]:
     path = tmp_path_factory.mktemp("wb") / "evidence-pack.xlsx"
     excel.write_workbook(model, path)
     return model, path
+
+
+def readme_section(wb, heading: str) -> dict[str, object]:
+    """Label -> value of the README rows under ``heading`` (a row with a label only), up to the next one."""
+    out, inside = {}, False
+    for label, *rest in wb["README"].iter_rows(values_only=True):
+        value = rest[0] if rest else None
+        if label and value is None:
+            inside = label == heading
+        elif inside and label:
+            out[label] = value
+    return out
 
 
 def data_rows(ws) -> list[tuple]:
@@ -252,6 +370,9 @@ def test_package_parts_are_well_formed_and_cells_use_existing_styles(written):
 
 
 def test_every_model_column_is_shown_in_excel_and_csv():
+    # the audit sample reads the population's CSV back by these headers (audit_sample.table_headers)
+    assert tables.MODEL_COLUMNS["period_population"][0] == POPULATION_COLUMNS
+    assert tables.MODEL_COLUMNS["audit_sample"][0] == SAMPLE_COLUMNS
     for table, (model_columns, spec_columns) in tables.MODEL_COLUMNS.items():
         assert [c.key for c in spec_columns] == list(model_columns), table
 
@@ -318,8 +439,8 @@ def test_conditional_formatting_highlights_overdue_and_critical_rows(written):
     overdue = openpyxl.utils.get_column_letter(headers.index("Overdue") + 1)
     severity = openpyxl.utils.get_column_letter(headers.index("Severity") + 1)
     rules = {(str(cf.sqref), r.formula[0], r.type) for cf in ws.conditional_formatting for r in cf.rules}
-    assert ("A2:AG6", f"${overdue}2=TRUE", "expression") in rules
-    assert ("A2:AG6", f'${severity}2="Critical"', "expression") in rules
+    assert ("A2:AI6", f"${overdue}2=TRUE", "expression") in rules
+    assert ("A2:AI6", f'${severity}2="Critical"', "expression") in rules
     for cf in ws.conditional_formatting:
         for r in cf.rules:
             assert r.dxf is not None and (r.dxf.fill is not None or r.dxf.font is not None)
@@ -334,7 +455,7 @@ def test_empty_tables_are_valid_tables_with_one_empty_row(tmp_path):
     path = tmp_path / "empty.xlsx"
     excel.write_workbook(empty, path)
     wb = openpyxl.load_workbook(path)
-    for sheet, last in (("Findings", "AG"), ("Changes", "I"), ("Changes by owner", "D")):
+    for sheet, last in (("Findings", "AI"), ("Changes", "K"), ("Changes by owner", "D")):
         ws = wb[sheet]
         (table,) = ws.tables.values()
         assert table.ref == f"A1:{last}2"
@@ -353,7 +474,7 @@ def test_findings_continue_on_numbered_sheets_past_the_row_limit(tmp_path, monke
     assert [r[2] for r in rows] == list(model.tables.findings["cveId"])
     assert [len(data_rows(wb[n])) for n in parts] == [2, 2, 1]
     assert [next(iter(wb[n].tables.values())).displayName for n in parts] == ["Findings", "Findings2", "Findings3"]
-    assert next(iter(wb["Findings (3)"].tables.values())).ref == "A1:AG2"
+    assert next(iter(wb["Findings (3)"].tables.values())).ref == "A1:AI2"
     for n in parts:
         assert [c.value for c in wb[n][1]] == list(spec_of(model, "Findings").headers)
         assert wb[n].freeze_panes == "A2"
@@ -495,6 +616,187 @@ def test_readme_and_summary_sheets_state_every_gap(tmp_path):
     assert [r["Figure"] for r in summary] == [g.title for g in model.gaps]
     datasets = {r["Dataset"]: r["Status"] for r in _by_header(wb["Queries"])}
     assert datasets["finding_history"] == "failed"
+
+
+# --- the period population, its roll-forward, the sample and the IPE (issue 10) ---------------
+
+def test_roll_forward_sheet_reconciles_per_severity_and_in_total(written):
+    _, path = written
+    rows = _by_header(openpyxl.load_workbook(path)["Roll-forward"])
+    assert [(r["Severity"], r["Opening"], r["New"], r["Closed"], r["Closing"],
+             r["Reconciles (opening + new - closed = closing)"]) for r in rows] == [
+        ("Critical", 1, 0, 0, 1, True), ("High", 1, 1, 2, 0, True), ("Medium", 0, 1, 0, 1, True),
+        ("Low", 1, 0, 1, 0, True), ("Unknown", 0, 0, 0, 0, True), ("Total", 3, 2, 3, 2, True)]
+    total = rows[-1]
+    assert (total["Closed: fixed"], total["Closed: exempt"], total["Closed: out of scope"]) == (2, 1, 0)
+    assert (total["SLA met"], total["SLA missed"], total["Open, overdue"], total["Open, within SLA"]) == (1, 1, 1, 1)
+    assert total["SLA attainment %"] == pytest.approx(0.5)     # 100 x 1 / (1 + 1) %, an Excel percentage
+    assert all(r["SLA met"] is None for r in rows[:-1])        # the model has verdicts in total only
+
+
+def test_a_roll_forward_that_does_not_reconcile_says_so_and_is_highlighted(tmp_path):
+    model = small_model()
+    broken = replace(model.period, total=RollForward(3, 2, 3, 9))
+    path = tmp_path / "broken.xlsx"
+    excel.write_workbook(replace(model, period=broken), path)
+    wb = openpyxl.load_workbook(path)
+    assert _by_header(wb["Roll-forward"])[-1]["Reconciles (opening + new - closed = closing)"] is False
+    rules = [r.formula[0] for cf in wb["Roll-forward"].conditional_formatting for r in cf.rules]
+    assert rules == ["$F2=FALSE"]
+    closing = next(r for r in _by_header(wb["Summary"]) if r["Area"] == "Period population" and r["Figure"] == "Closing")
+    assert closing["Number"] == 9 and "DOES NOT reconcile" in closing["Detail"]
+
+
+def test_sla_by_month_sheet_shows_every_month_and_severity_of_the_model(written):
+    _, path = written
+    rows = _by_header(openpyxl.load_workbook(path)["SLA by month"])
+    assert [tuple(r.values()) for r in rows] == [
+        ("2026-10", "Critical", 0, 0, 0, None, None, None),
+        ("2026-10", "High", 2, 1, 1, 0.5, 32.75, 32.75),
+        ("2026-10", "All", 2, 1, 1, 0.5, 32.75, 32.75)]
+
+
+def test_period_population_sheet_holds_every_lineage_with_missed_and_overdue_highlighted(written):
+    model, path = written
+    ws = openpyxl.load_workbook(path)["Period population"]
+    rows = _by_header(ws)
+    assert [r["Lineage"] for r in rows] == list(model.tables.period_population["lineageId"])
+    assert [r["SLA verdict"] for r in rows] == ["open-overdue", "met", "missed", "open-within", None]
+    fixed = rows[1]
+    assert (fixed["Closed (UTC)"], fixed["Close reason"], fixed["Days to fix"], fixed["Due date source"]) == (
+        datetime(2026, 10, 15, 6, 0), "fixed", 20.5, "governance")
+    assert [r["Age is a lower bound"] for r in rows] == [False, False, False, True, False]
+    assert [r["Open at period start"] for r in rows] == [True, True, False, False, True]
+    verdict = openpyxl.utils.get_column_letter(list(rows[0]).index("SLA verdict") + 1)
+    rules = {r.formula[0] for cf in ws.conditional_formatting for r in cf.rules}
+    assert rules == {f'${verdict}2="missed"', f'${verdict}2="open-overdue"'}
+
+
+def test_a_population_past_the_row_limit_continues_on_numbered_sheets(tmp_path, monkeypatch):
+    monkeypatch.setattr(excel, "SHEET_ROW_LIMIT", 3)
+    model = small_model()
+    path = tmp_path / "split.xlsx"
+    excel.write_workbook(model, path)
+    wb = openpyxl.load_workbook(path)
+    parts = [n for n in wb.sheetnames if n.startswith("Period population")]
+    assert parts == ["Period population", "Period population (2)", "Period population (3)"]
+    assert [r[0] for n in parts for r in data_rows(wb[n])] == list(model.tables.period_population["lineageId"])
+
+
+def test_audit_sample_sheet_has_one_row_per_card_and_the_readme_the_method_and_seed(written):
+    model, path = written
+    wb = openpyxl.load_workbook(path)
+    rows = _by_header(wb["Audit sample"])
+    assert [(r["Item"], r["Stratum"], r["Lineage"]) for r in rows] == [
+        (1, "Critical / open-overdue", "L-000000000000000a"), (2, "High / missed", "L-000000000000000c")]
+    assert rows[0]["Draw key"] == hashlib.sha256(b"7:L-000000000000000a").hexdigest()
+    section = readme_section(wb, "Audit sample")
+    assert section["Seed"] == "7" and section["Method"] == model.audit_sample.method
+    assert section["Size"] == "2 asked for, 2 drawn from a population of 5 lineages"
+    assert section["Stratum High / met"] == "population 1, drawn 0"
+    sheets = readme_section(wb, "Sheets")
+    assert "seed 7" in sheets["Audit sample"] and "2 of the 5 lineages" in sheets["Audit sample"]
+
+
+def test_completeness_sheet_lists_datasets_then_who_collected_and_reconciliation_its_differences(written):
+    _, path = written
+    wb = openpyxl.load_workbook(path)
+    rows = _by_header(wb["Completeness (IPE)"])
+    datasets = [r for r in rows if r["Record"] == "Dataset"]
+    assert [(r["Name"], r["Status"], r["Rows"], r["Azure totalRecords"], r["Pages"], r["Subscriptions asked for"],
+             r["Subscriptions seen"]) for r in datasets] == [("findings", "complete", 5, 5, 1, 1, 1),
+                                                              ("finding_history", "skipped", 0, None, 0, None, None)]
+    who = {r["Name"]: r["Value"] for r in rows if r["Record"] == "Collected by"}
+    assert who == {"Tenant id": "tenant-1", "Object id": "00000000-0000-0000-0000-0000000000b1",
+                   "App id": "not recorded", "User principal name": "auditor@contoso.com", "Identity type": "user",
+                   "Collected at": "2026-10-31T06:00:00Z", "Collecting tool": "0.1.0", "Source": "test",
+                   "Rendering tool": "0.1.0"}
+    rec = _by_header(wb["Reconciliation"])
+    assert [(r["Check"], r["Ours"], r["Defender"], r["Difference (ours - Defender)"]) for r in rec] == [
+        ("PV.6 failed resources", 1, 1, 0), ("Assessed clusters", 2, 3, -1)]
+    rules = [r.formula[0] for cf in wb["Reconciliation"].conditional_formatting for r in cf.rules]
+    assert rules == ["AND(ISNUMBER($D2),$D2<>0)"]
+
+
+def test_new_columns_of_findings_clusters_exemptions_and_changes(written):
+    _, path = written
+    wb = openpyxl.load_workbook(path)
+    findings = _by_header(wb["Findings"])
+    assert {r["Lineage"] for r in findings} == {"L-00000000000000aa"}
+    assert {r["Age is a lower bound"] for r in findings} == {False}
+    clusters = {r["Cluster"]: r for r in _by_header(wb["Clusters"])}
+    assert (clusters["aks-b"]["Owner tag"], clusters["aks-b"]["Owner conflict (governance vs tag)"]) == ("team-b", True)
+    letter = openpyxl.utils.get_column_letter(list(clusters["aks-b"]).index("Owner conflict (governance vs tag)") + 1)
+    assert f"${letter}2=TRUE" in {r.formula[0] for cf in wb["Clusters"].conditional_formatting for r in cf.rules}
+    ex = {r["Name"]: r for r in _by_header(wb["Exemptions"])}
+    forever = ex["ex-forever"]
+    assert (forever["Applies to this policy"], forever["No expiry"], forever["Requester"],
+            forever["Other metadata"], forever["Policy definition reference ids"], forever["Last modified by"],
+            forever["Last modified (UTC)"]) == (False, True, "bob@contoso.com", '{"costCenter": "=42"}',
+                                                "otherPolicy", "carol@contoso.com", datetime(2026, 6, 3, 11, 30))
+    assert forever["Applicability"].startswith("not applicable to this policy")
+    assert ex["ex-old"]["Created by"] == "alice@contoso.com" and ex["ex-old"]["Last modified (UTC)"] is None
+    headers = list(forever)
+    no_expiry = openpyxl.utils.get_column_letter(headers.index("No expiry") + 1)
+    applies = openpyxl.utils.get_column_letter(headers.index("Applies to this policy") + 1)
+    rules = {r.formula[0] for cf in wb["Exemptions"].conditional_formatting for r in cf.rules}
+    assert {f"${no_expiry}2=TRUE", f"${applies}2=FALSE"} <= rules
+    rebuilt = next(r for r in _by_header(wb["Changes"]) if r["Change"] == "Rebuilt, still vulnerable")
+    assert (rebuilt["Lineage"], rebuilt["Image digest"], rebuilt["Previous image digests"]) == (
+        "L-000000000000000d", "sha256:ccc", "sha256:aaa")
+    summary = {r["Figure"]: r for r in _by_header(wb["Summary"]) if r["Area"] == "Changes"}
+    assert summary["Rebuilt, still vulnerable"]["Number"] == 1
+
+
+def test_summary_sheet_rows_for_the_period_population_and_the_sample(written):
+    _, path = written
+    rows = {(r["Area"], r["Figure"]): r for r in _by_header(openpyxl.load_workbook(path)["Summary"])}
+    figures = {f: rows[("Period population", f)]["Number"] for f in (
+        "Opening", "New", "Closed", "Closing", "Closed: fixed", "Closed: exempt", "Closed: out of scope", "SLA met",
+        "SLA missed", "Open, overdue", "Open, within SLA")}
+    assert figures == {"Opening": 3, "New": 2, "Closed": 3, "Closing": 2, "Closed: fixed": 2, "Closed: exempt": 1,
+                       "Closed: out of scope": 0, "SLA met": 1, "SLA missed": 1, "Open, overdue": 1,
+                       "Open, within SLA": 1}
+    assert "reconciles" in rows[("Period population", "Closing")]["Detail"]
+    assert rows[("Period population", "SLA attainment")]["Percent"] == pytest.approx(0.5)
+    assert rows[("Audit sample", "Items drawn")]["Number"] == 2
+    assert rows[("Findings", "Exempt, no applicable exemption credited")]["Number"] == 0
+    assert rows[("Reconciliation", "Assessed clusters")]["Number"] == -1
+
+
+def test_findings_caption_says_the_sheet_holds_the_current_snapshot_and_where_resolved_findings_are(written):
+    """The Findings sheet has no resolved findings; its caption once implied it held every finding."""
+    model, path = written
+    from reportgen.render.interface import DATASET_TEXT
+    caption = readme_section(openpyxl.load_workbook(path), "Sheets")["Findings"]
+    assert caption.startswith("Every distinct finding of the current snapshot (open, exempt, healthy or other")
+    assert "resolved before the as-of time are not in this table" in caption
+    assert "on Changes" in caption and "on Period population" in caption
+    for text in (caption, excel.OUTPUT.description, DATASET_TEXT["findings"], spec_of(model, "Findings").description):
+        assert "open, exempt and resolved" not in text
+        assert not re.search(r"every finding[ ,(]", text, re.IGNORECASE) or "current snapshot" in text
+
+
+def test_a_model_without_period_ipe_or_sample_renders_empty_sheets_that_say_why(tmp_path):
+    model = small_model()
+    old = replace(model, period=None, ipe=None, audit_sample=None,
+                  tables=replace(model.tables, period_population=ReportTables.__dataclass_fields__[
+                      "period_population"].default_factory(), audit_sample=ReportTables.__dataclass_fields__[
+                      "audit_sample"].default_factory()))
+    path = tmp_path / "old.xlsx"
+    excel.write_workbook(old, path)
+    wb = openpyxl.load_workbook(path)
+    for sheet in ("Roll-forward", "SLA by month", "Period population", "Audit sample", "Completeness (IPE)",
+                  "Reconciliation"):
+        assert data_rows(wb[sheet]) == [], sheet
+    sheets = readme_section(wb, "Sheets")
+    assert "No period population was computed" in sheets["Roll-forward"]
+    assert "No period population was computed" in sheets["Period population"]
+    assert "No audit sample was drawn" in sheets["Audit sample"]
+    assert "reportgen audit-sample" in readme_section(wb, "Audit sample")["Not drawn"]
+    assert "No completeness evidence was computed" in sheets["Completeness (IPE)"]
+    summary = {(r["Area"], r["Figure"]): r["Detail"] for r in _by_header(wb["Summary"])}
+    assert summary[("Period population", "Period population")] == "not computed for this pack"
 
 
 # --- golden ----------------------------------------------------------------------------------

@@ -212,7 +212,9 @@ def test_tenant_text_cannot_break_the_document(tmp_path):
         clusters=[{**b.cluster("aks-evil", tags={"owner": "  Team\r\nRed  "}), "name": evil}],
         policy_states=[b.policy_state(rid, "NonCompliant")],
         assessments=[assessment],
-        findings=[b.finding(rid, "CVE-2024-0001\n", severity="CRITICAL", package=" pkg\n")],
+        # first evaluated before the governance due date, so that date applies (DESIGN §6) and it is overdue
+        findings=[b.finding(rid, "CVE-2024-0001\n", severity="CRITICAL", package=" pkg\n",
+                            firstEvaluationDate="2026-09-01T00:00:00Z")],
         governance_assignments=[b.governance(assessment["id"], "  Owner\nWith Newline ", "2026-10-01T00:00:00Z")],
     )
     model = pipeline.build(snap, RunConfig())
@@ -269,7 +271,8 @@ def test_risks_and_due_dates_are_read_from_the_model(tmp_path):
     snap = b.write(
         tmp_path / "snap", clusters=[b.cluster("aks-a")], policy_states=[b.policy_state(rid, "NonCompliant")],
         assessments=[assessment],
-        findings=[b.finding(rid, "CVE-1", severity="Critical"), b.finding(rid, "CVE-2", severity="Critical")],
+        findings=[b.finding(rid, f"CVE-{i}", severity="Critical", firstEvaluationDate="2026-09-01T00:00:00Z")
+                  for i in (1, 2)],   # first evaluated before the governance due date, so that date applies
         governance_assignments=[b.governance(assessment["id"], "owner@x", "2026-10-01T00:00:00Z")],
     )
     model = pipeline.build(snap, RunConfig())
@@ -284,3 +287,39 @@ def test_risks_and_due_dates_are_read_from_the_model(tmp_path):
     r = oscal.assessment_results(edited, tmp_path)["assessment-results"]["results"][0]
     assert [props(x)["cve-id"] for x in r["risks"]] == list(edited.tables.overdue_critical["cveId"])
     assert {props(f).get("due-date") for f in r["findings"] if "resource-id" in props(f)} == {"2026-11-30T00:00:00Z"}
+
+
+def test_period_population_figures_and_lower_bound_ages_are_stated(tmp_path):
+    """On the hand-built model of tests/test_excel.py: the roll-forward worked there by hand is in the
+    timeliness observation, and an overdue critical finding whose age is a lower bound says so."""
+    from dataclasses import replace
+    from tests.test_excel import small_model
+    model = small_model()
+    oc = model.tables.overdue_critical.assign(ageIsLowerBound=True)
+    model = replace(model, tables=replace(model.tables, overdue_critical=oc))
+    doc = oscal.assessment_results(model, tmp_path)
+    Model.model_validate(doc)
+    r = doc["assessment-results"]["results"][0]
+    (timeliness,) = [o for o in r["observations"] if "remediation timeliness" in o["title"]]
+    p = props(timeliness)
+    assert {k: p[k] for k in ("population-opening", "population-new", "population-closed", "population-closing",
+                              "population-reconciles", "population-closed-fixed", "population-closed-exempt",
+                              "population-closed-out-of-scope", "sla-met", "sla-missed", "sla-open-overdue",
+                              "sla-open-within", "sla-attainment-pct")} == {
+        "population-opening": "3", "population-new": "2", "population-closed": "3", "population-closing": "2",
+        "population-reconciles": "true", "population-closed-fixed": "2", "population-closed-exempt": "1",
+        "population-closed-out-of-scope": "0", "sla-met": "1", "sla-missed": "1", "sla-open-overdue": "1",
+        "sla-open-within": "1", "sla-attainment-pct": "50.00"}
+    assert "opening 3 + new 2 - closed 3 = closing 2" in timeliness["description"]
+    (risk,) = r["risks"]
+    assert props(risk)["age-is-lower-bound"] == "true" and props(risk)["lineage-id"] == "L-00000000000000aa"
+    assert oscal.LOWER_BOUND_TEXT in risk["description"]
+
+    plain = oscal.assessment_results(replace(model, period=None, tables=replace(
+        model.tables, overdue_critical=oc.assign(ageIsLowerBound=False))), tmp_path)
+    Model.model_validate(plain)
+    r = plain["assessment-results"]["results"][0]
+    timeliness = next(o for o in r["observations"] if "remediation timeliness" in o["title"])
+    assert not any(k.startswith("population-") for k in props(timeliness))
+    assert oscal.LOWER_BOUND_TEXT not in r["risks"][0]["description"]
+    assert props(r["risks"][0])["age-is-lower-bound"] == "false"

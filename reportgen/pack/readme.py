@@ -68,6 +68,12 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
     by_sev = ", ".join(f"{s.lower()} {int(f.by_severity.get(s, 0)):,}" for s in SEVERITY_ORDER)
     out += _para(f"Open findings: {f.open:,} ({by_sev}); overdue {f.overdue:,}, of them critical "
                  f"{int(f.overdue_by_severity.get('Critical', 0)):,}; exempt {f.exempt:,}.", indent="  ")
+    out += _para(_period_sentence(model), indent="  ")
+    if model.audit_sample is not None:
+        a = model.audit_sample
+        out += _para(f"Audit sample: {a.drawn:,} of {a.population:,} lineages of the period population (size "
+                     f"{a.size:,}, seed {a.seed}), in data/audit_sample.csv and the workbook's Audit sample sheet; "
+                     f"the method to re-draw it is on the workbook's README sheet.", indent="  ")
     out += _para("The full figures are in summary.json and the workbook; the PDF explains them.")
 
     out += _section("Files")
@@ -106,8 +112,24 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
         f"of the tag keys {', '.join(m.owner_tag_keys) or '(none)'} on the cluster, its resource group, its "
         f"subscription, else the owner mapping file, else \u201c{m.owner_fallback}\u201d. The source is shown "
         f"with every owner.",
-        due_date_method(m.sla_days) + " First seen: the earliest sighting in earlier snapshots or the finding "
-        "history.",
+        "Lineage: the same CVE and package on the same cluster and repository, across image rebuilds (the image "
+        "digest is not part of it), so a rebuilt image that still carries the CVE keeps its clock; Changes count "
+        "lineages and show rebuilt, still vulnerable ones apart from fixes. First seen (of a lineage): the earliest "
+        "sighting at which it was open (earlier snapshots, the finding history, this snapshot) or Defender's first "
+        "evaluation of any of its rows, never before the CVE's published date; where that is the start of the "
+        "available evidence, the age is a lower bound (\u201cat least N days\u201d).",
+        due_date_method(m.sla_days),
+        "Exemptions: a policy exemption counts only if it exempts an assignment of the configured definition and "
+        "names no definition reference ids or that definition's; others are listed as not applicable to this "
+        "policy and never counted. An exemption with no expiry is flagged.",
+        "Period population (data/period_population.csv): every lineage open at the period start or at any "
+        "sighting inside the period, with first seen, due date, the sighting that closed it and why (fixed, exempt, "
+        "out_of_scope) and its SLA verdict (met, missed, open-overdue, open-within); the roll-forward per severity "
+        "(opening + new - closed = closing) is in data/roll_forward.csv and summary.json.",
+        "Completeness and accuracy (data/completeness.csv, data/reconciliation.csv): per dataset the query sha256, "
+        "rows, Azure's totalRecords and pages, the subscriptions asked for and seen; our counts against Defender's "
+        "own totals with every difference explained; who collected the data and when, from the access token's "
+        "claims (not proof of identity; the token is never stored).",
         _history_sentence(model),
     ])
 
@@ -161,6 +183,22 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
     out += _section("Known limits of this pack's evidence")
     out += _bullets(limits(model))
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _period_sentence(model: ReportModel) -> str:
+    p = model.period
+    if p is None:
+        return "Period population: not computed for this pack."
+    r = p.total
+    attainment = (f"SLA attainment {p.sla_attainment_pct:.2f}%" if p.sla_attainment_pct is not None
+                  else "no SLA attainment figure, as nothing with a due date was fixed")
+    text = (f"Period population (lineages): opening {r.opening:,} + new {r.new:,} - closed "
+            f"{r.closed:,} = closing {r.closing:,}"
+            f"{'' if r.reconciles else ' (DOES NOT reconcile)'}; closed as fixed {p.closed_by_reason['fixed']:,}, "
+            f"exempt {p.closed_by_reason['exempt']:,}, out of scope {p.closed_by_reason['out_of_scope']:,}; SLA met "
+            f"{p.sla['met']:,}, missed {p.sla['missed']:,}, open and overdue {p.sla['open_overdue']:,}, open within "
+            f"SLA {p.sla['open_within']:,}; {attainment}.")
+    return text + (f" {p.statement}" if p.statement else "")
 
 
 def _history_sentence(model: ReportModel) -> str:

@@ -77,6 +77,7 @@ _HIGHLIGHT_STYLES = {
     "bad": DifferentialStyle(fill=PatternFill(bgColor="FFC7CE"), font=Font(color="9C0006")),
     "critical": DifferentialStyle(font=Font(bold=True, color="9C0006")),
     "warning": DifferentialStyle(fill=PatternFill(bgColor="FFEB9C"), font=Font(color="9C5700")),
+    "muted": DifferentialStyle(font=Font(color="808080")),
 }
 # Excel day numbers count from 1899-12-30 from March 1900 on (before, Excel's 1900 leap-year bug
 # shifts them; openpyxl's to_excel handles those rare dates).
@@ -192,6 +193,8 @@ def _highlight_formula(h: Highlight, letter: str) -> str:
         return f"{ref}=FALSE"
     if h.test == "positive":
         return f"AND(ISNUMBER({ref}),{ref}>0)"
+    if h.test == "nonzero":
+        return f"AND(ISNUMBER({ref}),{ref}<>0)"
     if h.test == "equals":
         return f'{ref}="{h.value}"'
     raise AssertionError(h.test)
@@ -405,8 +408,20 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
          "Owner values are trimmed and lower-cased. A finding's owner is its cluster's owner."),
         ("row", "Owner source", "governance | tag:resource | tag:resource-group | tag:subscription | mapping | "
                                 "fallback, as numbered above."),
-        ("row", "First seen", "The earliest sighting of the finding in the earlier snapshots of the history "
-                              "folder or in Defender's continuous-export finding history; if none, the as-of time."),
+        ("row", "Lineage", "The same vulnerability on the same workload across image rebuilds: cluster resource id "
+                           "(case-insensitive), registry/repository (case-insensitive), CVE (upper-cased) and "
+                           "package (case-insensitive), without the image digest. A rebuilt image that still carries "
+                           "the CVE continues its lineage. Finding-history rows carry no repository: it is taken "
+                           "from findings rows with the same digest, else the digest stands in for it. The Lineage "
+                           "column holds \"L-\" and 16 hex digits of the key's sha256."),
+        ("row", "First seen", "Of a lineage, and so of each of its rows: the earliest of every sighting at which it "
+                              "was open (the earlier snapshots of the history folder, Defender's continuous-export "
+                              "finding history, this snapshot) and Defender's firstEvaluationDate of any of its rows, "
+                              "raised to the CVE's published date where both are known. A lineage that closes and "
+                              "reopens keeps its first seen."),
+        ("row", "Age is a lower bound", "TRUE where the first seen is the start of the available evidence (the "
+                                        "history is shorter than the finding's life): the age is at least the days "
+                                        "shown."),
         ("row", "Due date", due_date_method(m.sla_days)),
         ("row", "Overdue", "An open finding whose due date is before the as-of time. Days overdue = whole days "
                            "from the due date to the as-of time."),
@@ -429,15 +444,41 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
                                    "Unhealthy when the cluster has an open finding; Healthy when it has finding rows "
                                    "and none is open; No findings when Defender assessed it but no finding rows "
                                    "exist; No evidence (no verdict) when it has neither an assessment nor findings."),
-        ("row", "Changes", "Against the latest earlier snapshot in the history folder, over open findings: New = "
+        ("row", "Changes", "Against the latest earlier snapshot in the history folder, over open lineages: New = "
                            "open now and not open then; Resolved = open then and not open now; Persisting = open in "
-                           "both. In total (Summary) and by owner (Changes by owner)."),
+                           "both; Rebuilt, still vulnerable = persisting with an open image digest that was not open "
+                           "then (a new build still carries the CVE; not a fix). In total (Summary) and by owner "
+                           "(Changes by owner)."),
+        ("row", "Period population", "Every lineage open at the period start (in the latest snapshot collected at "
+                                     "or before it) or at any sighting inside the period. A sighting is a snapshot "
+                                     "(at its collection time) or a finding-history row (at its TimeGenerated); a "
+                                     "lineage is open at a sighting when one of its rows there is Unhealthy and not "
+                                     "excepted."),
+        ("row", "Closed", "The first later sighting at which the lineage is not open, with its reason: fixed (its "
+                          "cluster is still in scope and no row is open), exempt (only exempt or excepted rows "
+                          "remain) or out_of_scope (its cluster is absent from the current snapshot)."),
+        ("row", "SLA verdict", "met: fixed on or before the due date; missed: fixed after it; open-overdue: open and "
+                               "due before the as-of time; open-within: open and not overdue (including lineages "
+                               "without a due date). Exempt and out-of-scope closures get no verdict. A lineage's due "
+                               "date uses its severity: the highest among its open rows at any sighting of the "
+                               "period."),
+        ("row", "Roll-forward", "Per lineage severity and in total: opening + new - closed = closing (open at the "
+                                "as-of time); the Reconciles column shows that it holds. SLA attainment % = 100 x "
+                                "met / (met + missed), empty when nothing with a due date was fixed."),
         ("row", "Exemption status", "Expired: the expiry is before the as-of time; Expiring: within 30 days; "
                                     "Active: later or never. A local exception is valid through its expiry date."),
+        ("row", "Exemptions that apply", "A policy exemption counts for this policy only if it exempts an assignment "
+                                         "that carries the configured definition and its policy definition reference "
+                                         "ids are empty or contain that definition's reference id. Others are listed "
+                                         "as not applicable to this policy (Applies to this policy = FALSE) and never "
+                                         "counted. An exemption with no expiry is flagged (No expiry = TRUE)."),
+        ("row", "Owner conflict", "Clusters sheet: the governance owner differs from the owner the configured tags "
+                                  "name (Owner tag); the governance owner is used."),
         ("row", "Cell types", "Times are UTC and stored as Excel dates; percentages are Excel percentages; "
                               "TRUE/FALSE are Excel booleans. Text from Azure (names, tags, CVE titles) is always "
                               "stored as text, never as a formula; highlights are conditional-formatting rules."),
     ]
+    rows += _sample_readme_rows(model)
     rows += [("blank", "", None), ("heading", "Evidence gaps", None)]
     if model.coverage.assessment_gap_statement:
         rows.append(("row", "Retired assessment", model.coverage.assessment_gap_statement))
@@ -450,6 +491,23 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
     if model.insights:
         rows += [("blank", "", None), ("heading", "Insights", None)]
         rows += [("row", f"{i}", s) for i, s in enumerate(model.insights, 1)]
+    return rows
+
+
+def _sample_readme_rows(model: ReportModel) -> list[tuple[str, str, Any]]:
+    """The audit sample's method and seed, so that an auditor can re-draw it from the population."""
+    rows: list[tuple[str, str, Any]] = [("blank", "", None), ("heading", "Audit sample", None)]
+    a = model.audit_sample
+    if a is None:
+        return rows + [("row", "Not drawn", "No audit sample was drawn when this pack was rendered. Draw one from "
+                                            "data/period_population.csv with `reportgen audit-sample PACK --size N "
+                                            "--seed S`.")]
+    rows += [("row", "Size", f"{a.size:,} asked for, {a.drawn:,} drawn from a population of {a.population:,} "
+                             "lineages"),
+             ("row", "Seed", str(a.seed)),
+             ("row", "Method", a.method)]
+    rows += [("row", f"Stratum {name}", f"population {population:,}, drawn {drawn:,}")
+             for name, population, drawn in a.strata]
     return rows
 
 
@@ -563,6 +621,8 @@ def _write(model: ReportModel, pack: Path) -> list[Path]:
 
 OUTPUT = Output(
     name="workbook", files=(WORKBOOK,), step="Writing the Excel workbook", write=_write,
-    description="The workbook for analysts and auditors: a README sheet, then every table in full "
-                "(every finding, cluster, owner, exemption, change, history point and query).",
+    description="The workbook for analysts and auditors: a README sheet, then every table in full (every finding "
+                "of the current snapshot, cluster, owner, exemption, change, the period population with its "
+                "roll-forward and SLA by month, the audit sample, history, completeness and reconciliation, and "
+                "every query).",
 )

@@ -101,12 +101,14 @@ DATASET_TEXT = {
     "resource_containers": "subscriptions and resource groups with their tags, for owner attribution",
     "policy_states": "Azure Policy compliance states of the configured policy definition, per cluster",
     "assessments": "Microsoft Defender assessments of the running-images recommendation, per cluster",
-    "findings": "per-CVE findings behind each assessment (image, package, fix, workloads)",
-    "exemptions": "Azure Policy exemptions in scope",
+    "findings": "per-CVE findings as Defender reported them at the collection time (image, package, fix, "
+                "workloads); findings resolved earlier are not in it",
+    "exemptions": "Azure Policy exemptions in scope, with their metadata and who created and last changed them",
     "governance_assignments": "Defender governance assignments: owners and remediation due dates",
     "regulatory_compliance": "Defender regulatory-compliance state of DS.6 and PV.6 (cross-check)",
     "assessment_history": "assessment history from continuous export (Log Analytics)",
-    "finding_history": "per-CVE finding history from continuous export, for first-seen dates",
+    "finding_history": "per-CVE finding history from continuous export: sightings for first-seen dates and the "
+                       "period population",
 }
 _SNAPSHOT_META = ("The input snapshot's metadata: run id, collection (as-of) time, period, scope, and per dataset "
                   "its rows, the sha256 of its data file, its status (complete, partial, skipped, failed), query "

@@ -41,6 +41,7 @@ NS = "urn:reportgen:oscal"          # namespace of reportgen's own property name
 UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:reportgen:oscal:assessment-results")
 ASSET_OWNER = "asset-owner"
 PREPARED_BY = "prepared-by"
+LOWER_BOUND_TEXT = " or earlier (the evidence starts there, so its age is a lower bound)"
 
 
 
@@ -54,13 +55,14 @@ COMMON_EVIDENCE = (
     (PDF, WORKBOOK, SUMMARY, table_file("controls.csv"), table_file("clusters.csv"), f"{SNAPSHOT_DIR}/snapshot.json")
     + tuple(_dataset(name)[0] for name in ("clusters", "policy_states", "assessments", "regulatory_compliance",
                                            "exemptions"))
-    + (table_file("exemptions.csv"),)
+    + tuple(table_file(f"{name}.csv") for name in ("exemptions", "completeness", "reconciliation"))
     + tuple(_dataset(name)[1] for name in ("clusters", "policy_states", "assessments", "regulatory_compliance",
                                            "exemptions"))
 )
 FINDINGS_EVIDENCE = (table_file("findings.csv"), *_dataset("findings"))
 TIMELINESS_EVIDENCE = (
-    tuple(table_file(f"{name}.csv") for name in ("owners", "control_owner", "history", "changes"))
+    tuple(table_file(f"{name}.csv") for name in ("owners", "control_owner", "history", "changes", "roll_forward",
+                                                  "sla_by_month", "period_population", "audit_sample"))
     + tuple(_dataset(name)[0] for name in ("governance_assignments", "finding_history", "resource_containers"))
     + tuple(_dataset(name)[1] for name in ("governance_assignments", "finding_history", "resource_containers"))
 )
@@ -296,17 +298,45 @@ class _Builder:
                             + ", ".join(f"{s} {int(f.by_severity.get(s, 0))}" for s in SEVERITY_ORDER)
                             + f"); {f.overdue} past their due date, of them "
                             f"{int(f.overdue_by_severity.get('Critical', 0))} critical. "
-                            + due_date_method(self.m.sla_days)),
+                            + due_date_method(self.m.sla_days) + self.period_text()),
             "props": [_p("control-id", cid), _p("open-findings", f.open), _p("overdue-findings", f.overdue),
                       _p("overdue-critical", int(f.overdue_by_severity.get("Critical", 0))),
                       _p("fixable", f.fixable), _p("exploitable", f.exploitable)]
-                     + [_p(f"sla-days-{s.lower()}", d) for s, d in self.m.sla_days.items()],
+                     + [_p(f"sla-days-{s.lower()}", d) for s, d in self.m.sla_days.items()]
+                     + self.period_props(),
             "methods": ["EXAMINE", "TEST"],
             "types": ["finding"],
             "origins": [self.origin()],
             "relevant-evidence": self.evidence_for(FINDINGS_EVIDENCE + TIMELINESS_EVIDENCE + (SUMMARY,)),
             "collected": self.as_of,
         })
+
+    def period_text(self) -> str:
+        p = self.model.period
+        if p is None:
+            return ""
+        r = p.total
+        attainment = (f"SLA attainment {p.sla_attainment_pct:.2f}%." if p.sla_attainment_pct is not None
+                      else "No SLA attainment figure: nothing with a due date was fixed.")
+        return (f" Period population (vulnerability lineages over the period): opening {r.opening} + new {r.new} - "
+                f"closed {r.closed} = closing {r.closing}"
+                f"{'' if r.reconciles else ' (does not reconcile)'}; closed as fixed {p.closed_by_reason['fixed']}, "
+                f"exempt {p.closed_by_reason['exempt']}, out of scope {p.closed_by_reason['out_of_scope']}; SLA met "
+                f"{p.sla['met']}, missed {p.sla['missed']}, open and overdue {p.sla['open_overdue']}, open within SLA "
+                f"{p.sla['open_within']}. {attainment}")
+
+    def period_props(self) -> list[dict | None]:
+        p = self.model.period
+        if p is None:
+            return []
+        r = p.total
+        return [_p("population-opening", r.opening), _p("population-new", r.new),
+                _p("population-closed", r.closed), _p("population-closing", r.closing),
+                _p("population-reconciles", r.reconciles),
+                *(_p(f"population-closed-{k.replace('_', '-')}", p.closed_by_reason[k])
+                  for k in ("fixed", "exempt", "out_of_scope")),
+                *(_p(f"sla-{k.replace('_', '-')}", p.sla[k]) for k in ("met", "missed", "open_overdue", "open_within")),
+                _p("sla-attainment-pct", _pct(p.sla_attainment_pct))]
 
     def origin(self) -> dict:
         return {"actors": [{"type": "tool", "actor-uuid": self.tool_uuid}]}
@@ -406,7 +436,8 @@ class _Builder:
                 "title": _line(f"Overdue critical {r.cveId} in {r.packageName} on AKS cluster {r.clusterName}"),
                 "description": (f"Critical vulnerability {_clean(r.cveId)} (CVSS {_num(r.cvssScore)}) in package "
                                 f"{_clean(r.packageName)} {_clean(r.packageVersion)} ({fix}) of running image {image} "
-                                f"on AKS cluster {_clean(r.clusterName)}. First seen {_when(r.firstSeen)}, due "
+                                f"on AKS cluster {_clean(r.clusterName)}. First seen {_when(r.firstSeen)}"
+                                f"{LOWER_BOUND_TEXT if _lower_bound(r) else ''}, due "
                                 f"{_when(r.dueDate)} ({_clean(r.dueSource)}), {_int(r.daysOverdue)} days overdue at "
                                 f"{utc_iso(self.m.as_of)}."),
                 "statement": (f"A critical, known vulnerability stays in a running workload past its remediation "
@@ -418,7 +449,8 @@ class _Builder:
                           _p("fixed-version", r.fixedVersion), _p("image-digest", r.imageDigest),
                           _p("repository", r.repositoryName), _p("resource-id", r.resourceId),
                           _p("cluster-name", r.clusterName), _p("owner", r.owner), _p("owner-source", r.ownerSource),
-                          _p("first-seen", _when(r.firstSeen)), _p("days-overdue", _int(r.daysOverdue))],
+                          _p("first-seen", _when(r.firstSeen)), _p("age-is-lower-bound", _lower_bound(r)),
+                          _p("lineage-id", getattr(r, "lineageId", None)), _p("days-overdue", _int(r.daysOverdue))],
                 "status": "open",
                 "deadline": _iso(r.dueDate) if _present(r.dueDate) else None,
                 "related-observations": [{"observation-uuid": u} for u in observations],
@@ -486,6 +518,12 @@ def _present(value: Any) -> bool:
 
 def _when(value: Any) -> str | None:
     return utc_iso(value) if _present(value) else None
+
+
+def _lower_bound(row: Any) -> bool:
+    """The finding's age is a lower bound (its first seen is the start of the evidence)."""
+    value = getattr(row, "ageIsLowerBound", None)
+    return bool(value) if _present(value) else False
 
 
 def _int(value: Any) -> int | None:

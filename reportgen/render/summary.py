@@ -2,7 +2,10 @@
 
 A compliance figure without evidence is null (status "No data"), never 100 or 0; keys are
 only ever added (DESIGN.md §6): ``findings.sources``, ``coverage.findings_without_assessment``,
-``coverage.derived_verdicts`` and ``gaps`` came with the individual recommendations.
+``coverage.derived_verdicts`` and ``gaps`` came with the individual recommendations;
+``changes.rebuilt_still_vulnerable`` and ``period_population`` came with the lineages (the contract
+of December 2026), and ``period_population.monthly``, ``audit_sample`` and ``ipe`` beside them.
+A model without a period population, sample or IPE (built without aggregation) gives null there.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reportgen.aggregate.model import DERIVED_VERDICTS, SEVERITY_ORDER, ReportModel
+from reportgen.aggregate.model import DERIVED_VERDICTS, SEVERITY_ORDER, Ipe, ReportModel, RollForward
 from reportgen.render.interface import Output
 from reportgen.snapshot import utc_iso
 
@@ -58,12 +61,70 @@ def summary_dict(model: ReportModel) -> dict:
                                           for v in DERIVED_VERDICTS}},
         "changes": None if model.changes is None else {
             "new": model.changes.new, "resolved": model.changes.resolved, "persisting": model.changes.persisting,
+            "rebuilt_still_vulnerable": model.changes.rebuilt_still_vulnerable,
             "previous_as_of": utc_iso(model.changes.previous_as_of),
         },
+        "period_population": _period(model),
+        "audit_sample": _audit_sample(model),
+        "ipe": None if model.ipe is None else _ipe(model.ipe),
         "datasets": {d.name: {"status": d.status, "rows": d.rows, "warnings": list(d.warnings)}
                      for d in model.datasets},
         "gaps": [{"kind": g.kind, "title": g.title, "message": g.message, "dataset": g.dataset,
                   "members": list(g.members)} for g in model.gaps],
+    }
+
+
+def _roll(r: RollForward) -> dict:
+    return {"opening": int(r.opening), "new": int(r.new), "closed": int(r.closed), "closing": int(r.closing)}
+
+
+def _period(model: ReportModel) -> dict | None:
+    p = model.period
+    if p is None:
+        return None
+    return {
+        **_roll(p.total),
+        "closed_by_reason": {k: int(p.closed_by_reason[k]) for k in ("fixed", "exempt", "out_of_scope")},
+        "sla": {k: int(p.sla[k]) for k in ("met", "missed", "open_overdue", "open_within")},
+        "sla_attainment_pct": _pct(p.sla_attainment_pct),
+        "by_severity": {s: _roll(p.by_severity[s]) for s in SEVERITY_ORDER},
+        "reconciles": p.total.reconciles and all(p.by_severity[s].reconciles for s in SEVERITY_ORDER),
+        "period_start": utc_iso(p.period_start),
+        "opening_as_of": None if p.opening_as_of is None else utc_iso(p.opening_as_of),
+        "opening_run_id": p.opening_run_id,
+        "sightings": p.sightings,
+        "monthly": [{"month": m.month, "severity": m.severity, "fixed": int(m.fixed), "met": int(m.met),
+                     "missed": int(m.missed),
+                     "attainment_pct": _pct(m.attainment_pct), "mean_days_to_fix": m.mean_days_to_fix,
+                     "median_days_to_fix": m.median_days_to_fix} for m in p.monthly],
+        "statement": p.statement,
+    }
+
+
+def _audit_sample(model: ReportModel) -> dict | None:
+    a = model.audit_sample
+    if a is None:
+        return None
+    return {"size": a.size, "seed": a.seed, "drawn": a.drawn, "population": a.population,
+            "strata": [{"stratum": name, "population": population, "drawn": drawn}
+                       for name, population, drawn in a.strata],
+            "items": [str(x) for x in model.tables.audit_sample["lineageId"]],
+            "method": a.method}
+
+
+def _ipe(ipe: Ipe) -> dict:
+    c = ipe.collector
+    return {
+        "datasets": [{"name": d.name, "status": d.status, "query_sha256": d.query_sha256, "rows": d.rows,
+                      "total_records": d.total_records, "pages": d.pages,
+                      "subscriptions_asked": d.subscriptions_asked, "subscriptions_seen": d.subscriptions_seen}
+                     for d in ipe.datasets],
+        "reconciliations": [{"check": r.check, "ours": r.ours, "defender": r.defender, "difference": r.difference}
+                            for r in ipe.reconciliations],
+        "collector": {"tenant_id": c.tenant_id, "object_id": c.object_id, "app_id": c.app_id, "upn": c.upn,
+                      "identity_type": c.identity_type, "collected_at": utc_iso(c.collected_at),
+                      "tool_version": c.tool_version, "source": c.source},
+        "render_tool_version": ipe.render_tool_version,
     }
 
 

@@ -31,8 +31,9 @@ import pandas as pd
 
 from reportgen.aggregate.model import (
     CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, DERIVED_VERDICTS, EXEMPTION_COLUMNS, FINDING_COLUMNS,
-    SEVERITY_ORDER, ReportModel,
+    POPULATION_COLUMNS, SAMPLE_COLUMNS, SEVERITY_ORDER, ReportModel,
 )
+from reportgen.snapshot import utc_iso
 
 KINDS = ("text", "int", "float", "number", "pct", "bool", "date", "datetime")
 CHUNK_ROWS = 10_000
@@ -55,8 +56,8 @@ class Highlight:
     """A row highlight (Excel conditional formatting) driven by one column's value."""
 
     column: str              # Column.key
-    test: str                # "true" | "false" | "equals" | "positive"
-    style: str               # "bad" (red fill) | "critical" (bold dark red) | "warning" (amber fill)
+    test: str                # "true" | "false" | "equals" | "positive" | "nonzero"
+    style: str               # "bad" (red fill) | "critical" (bold dark red) | "warning" (amber fill) | "muted" (grey)
     value: str | None = None  # for "equals": a constant of ours, never data
 
 
@@ -179,15 +180,18 @@ FINDINGS = (
     Column("resourceGroup", "Resource group"), Column("owner", "Owner"), Column("ownerSource", "Owner source"),
     Column("firstSeen", "First seen (UTC)", "datetime"), Column("dueDate", "Due (UTC)", "datetime"),
     Column("dueSource", "Due date source"),
-    Column("ageDays", "Age (days)", "int"), Column("overdue", "Overdue", "bool"),
+    Column("ageDays", "Age (days)", "int"), Column("ageIsLowerBound", "Age is a lower bound", "bool"),
+    Column("overdue", "Overdue", "bool"),
     Column("daysOverdue", "Days overdue", "int"), Column("exemption", "Exemption"),
     Column("workloads", "Workloads"), Column("publishedDate", "Published", "date"),
     Column("statusCode", "Defender status"), Column("statusCause", "Status cause"), Column("source", "Source"),
+    Column("lineageId", "Lineage"),
 )
 CLUSTERS = (
     Column("name", "Cluster"), Column("id", "Resource id"), Column("subscriptionId", "Subscription"),
     Column("resourceGroup", "Resource group"), Column("location", "Location"), Column("owner", "Owner"),
-    Column("ownerSource", "Owner source"), Column("assessed", "Assessed", "bool"),
+    Column("ownerSource", "Owner source"), Column("ownerTag", "Owner tag"),
+    Column("ownerConflict", "Owner conflict (governance vs tag)", "bool"), Column("assessed", "Assessed", "bool"),
     Column("assessmentStatus", "Assessment status"), Column("policyState", "Policy state"),
     Column("exempted", "Policy exemption", "bool"), Column("openFindings", "Open findings", "int"),
     Column("critical", "Critical", "int"), Column("high", "High", "int"), Column("medium", "Medium", "int"),
@@ -200,6 +204,12 @@ EXEMPTIONS = (
     Column("displayName", "Display name"), Column("reason", "Reason"), Column("approver", "Approver"),
     Column("ticket", "Ticket"), Column("expiresOn", "Expires (UTC)", "datetime"), Column("status", "Status"),
     Column("daysToExpiry", "Days to expiry", "int"), Column("matchedFindings", "Matched findings", "int"),
+    Column("appliesToPolicy", "Applies to this policy", "bool"), Column("applicability", "Applicability"),
+    Column("noExpiry", "No expiry", "bool"), Column("requester", "Requester"),
+    Column("otherMetadata", "Other metadata"), Column("policyAssignmentId", "Policy assignment"),
+    Column("policyDefinitionReferenceIds", "Policy definition reference ids"),
+    Column("createdBy", "Created by"), Column("createdAt", "Created (UTC)", "datetime"),
+    Column("lastModifiedBy", "Last modified by"), Column("lastModifiedAt", "Last modified (UTC)", "datetime"),
 )
 CONTROL_OWNER = (
     Column("control", "Control"), Column("owner", "Owner"), Column("resources", "Resources", "int"),
@@ -212,6 +222,7 @@ CHANGES = (
     Column("change", "Change"), Column("severity", "Severity"), Column("cveId", "CVE"),
     Column("packageName", "Package"), Column("repositoryName", "Repository"), Column("imageDigest", "Image digest"),
     Column("clusterName", "Cluster"), Column("resourceId", "Cluster resource id"), Column("owner", "Owner"),
+    Column("lineageId", "Lineage"), Column("previousDigests", "Previous image digests"),
 )
 CHANGES_BY_OWNER = (
     Column("owner", "Owner"), Column("new", "New", "int"), Column("resolved", "Resolved", "int"),
@@ -243,6 +254,47 @@ SUMMARY = (
     Column("area", "Area"), Column("figure", "Figure"), Column("number", "Number", "number"),
     Column("percent", "Percent", "pct"), Column("detail", "Detail"),
 )
+POPULATION = (
+    Column("lineageId", "Lineage"), Column("severity", "Severity"), Column("cveId", "CVE"),
+    Column("packageName", "Package"), Column("repository", "Repository"), Column("clusterName", "Cluster"),
+    Column("resourceId", "Cluster resource id"), Column("owner", "Owner"),
+    Column("firstSeen", "First seen (UTC)", "datetime"), Column("firstSeenSource", "First seen source"),
+    Column("ageIsLowerBound", "Age is a lower bound", "bool"), Column("dueDate", "Due (UTC)", "datetime"),
+    Column("dueSource", "Due date source"), Column("openAtStart", "Open at period start", "bool"),
+    Column("openAtAsOf", "Open at as-of", "bool"), Column("closed", "Closed (UTC)", "datetime"),
+    Column("closeReason", "Close reason"), Column("slaVerdict", "SLA verdict"),
+    Column("daysToFix", "Days to fix", "float", "0.0"), Column("digests", "Image digests"),
+    Column("sightings", "Sightings"), Column("exemption", "Exemption or exception"),
+    Column("querySha256", "Query SHA-256"),
+)
+SAMPLE = (Column("item", "Item", "int"), Column("stratum", "Stratum"), Column("drawKey", "Draw key")) + POPULATION
+ROLL_FORWARD = (
+    Column("severity", "Severity"), Column("opening", "Opening", "int"), Column("new", "New", "int"),
+    Column("closed", "Closed", "int"), Column("closing", "Closing", "int"),
+    Column("reconciles", "Reconciles (opening + new - closed = closing)", "bool"),
+    Column("fixed", "Closed: fixed", "int"), Column("exempt", "Closed: exempt", "int"),
+    Column("out_of_scope", "Closed: out of scope", "int"), Column("met", "SLA met", "int"),
+    Column("missed", "SLA missed", "int"), Column("open_overdue", "Open, overdue", "int"),
+    Column("open_within", "Open, within SLA", "int"), Column("sla_attainment_pct", "SLA attainment %", "pct"),
+)
+MONTHLY_SLA = (
+    Column("month", "Month"), Column("severity", "Severity"), Column("fixed", "Fixed", "int"),
+    Column("met", "SLA met", "int"), Column("missed", "SLA missed", "int"),
+    Column("attainment_pct", "SLA attainment %", "pct"),
+    Column("mean_days_to_fix", "Mean days to fix", "float", "0.0"),
+    Column("median_days_to_fix", "Median days to fix", "float", "0.0"),
+)
+COMPLETENESS = (
+    Column("record", "Record"), Column("name", "Name"), Column("value", "Value"), Column("status", "Status"),
+    Column("query_sha256", "Query SHA-256"), Column("rows", "Rows", "int"),
+    Column("total_records", "Azure totalRecords", "int"), Column("pages", "Pages", "int"),
+    Column("subscriptions_asked", "Subscriptions asked for", "int"),
+    Column("subscriptions_seen", "Subscriptions seen", "int"), Column("note", "Note"),
+)
+RECONCILIATION = (
+    Column("check", "Check"), Column("ours", "Ours", "int"), Column("defender", "Defender", "int"),
+    Column("difference", "Difference (ours - Defender)", "int"), Column("explanation", "Explanation"),
+)
 DATASETS = (
     Column("name", "Dataset"), Column("status", "Status"), Column("rows", "Rows", "int"),
     Column("pages", "Pages", "int"), Column("sha256", "SHA-256 (Parquet file)"),
@@ -253,10 +305,16 @@ DATASETS = (
 MODEL_COLUMNS = {
     "findings": (FINDING_COLUMNS, FINDINGS), "clusters": (CLUSTER_COLUMNS, CLUSTERS),
     "exemptions": (EXEMPTION_COLUMNS, EXEMPTIONS), "control_owner": (CONTROL_OWNER_COLUMNS, CONTROL_OWNER),
-    "changes": (CHANGE_COLUMNS, CHANGES),
+    "changes": (CHANGE_COLUMNS, CHANGES), "period_population": (POPULATION_COLUMNS, POPULATION),
+    "audit_sample": (SAMPLE_COLUMNS, SAMPLE),
 }
 
 OVERDUE = Highlight("overdue", "true", "bad")
+# What the Findings table holds, and where the findings it does not hold are (README, CSV and pack index).
+FINDINGS_HOLD = ("Every distinct finding of the current snapshot (open, exempt, healthy or other Defender status at "
+                 "the as-of time)")
+FINDINGS_NOT_HERE = ("Findings resolved before the as-of time are not in this table: they are on Changes (since "
+                     "the previous snapshot) and, with the sighting that closed them, on Period population.")
 CRITICAL = Highlight("severity", "equals", "critical", "Critical")
 
 
@@ -271,7 +329,9 @@ def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
     return (
         TableSpec("Summary", "Summary", "summary.csv",
                   "Headline figures: compliance per control, open findings by severity, overdue, fixable, "
-                  "exploitable, coverage and changes since the previous snapshot, with the generated insights.",
+                  "exploitable, coverage, changes since the previous snapshot, the period population's "
+                  "roll-forward and SLA verdicts, the audit sample and the reconciliation to Defender's totals, "
+                  "with the generated insights.",
                   SUMMARY, _frame(SUMMARY, _summary_rows(model))),
         TableSpec("Controls", "Controls", "controls.csv",
                   "One row per control: Azure Policy compliance (roll-up and formula below), the previous "
@@ -290,11 +350,12 @@ def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
                   "has a counted policy state.",
                   CONTROL_OWNER, t.control_owner, (Highlight("overdue", "positive", "bad"),)),
         TableSpec("Findings", "Findings", "findings.csv",
-                  f"Every distinct finding ({n_findings:,}): open first (overdue, then by severity and CVSS), then "
-                  "exempt, other and healthy; with owner, owner source, first seen, due date, overdue flag, "
+                  f"{FINDINGS_HOLD} ({n_findings:,}), one row per image digest: open first (overdue, then by "
+                  "severity and CVSS), then exempt, healthy and other; with its lineage, owner, owner source, first "
+                  "seen (the lineage's), whether the age is a lower bound, due date and its source, overdue flag, "
                   "exemption, the workloads of every row of the finding, and the per-CVE source of the row that "
-                  "represents it. Past Excel's row limit the table continues on Findings (2), Findings (3)...; the "
-                  "CSV holds all rows in one file.",
+                  f"represents it. {FINDINGS_NOT_HERE} Past Excel's row limit the table continues on Findings (2), "
+                  "Findings (3)...; the CSV holds all rows in one file.",
                   FINDINGS, t.findings, (CRITICAL, OVERDUE)),
         TableSpec("Clusters", "Clusters", "clusters.csv",
                   "Every AKS cluster in scope (and any resource seen only in policy states or findings) with its "
@@ -303,23 +364,36 @@ def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
                   "finding; Healthy: finding rows, none open; No findings: assessed, no finding rows; No evidence: "
                   "neither an assessment nor findings), the sources of its findings, and whether it has findings "
                   "from the individual recommendations but no assessment of the key the policy names (filter that "
-                  "column for the full list).",
+                  "column for the full list). Owner tag is the owner the configured tags name (cluster, then "
+                  "resource group, then subscription); Owner conflict marks a governance owner that differs from it.",
                   CLUSTERS, t.clusters,
                   (Highlight("assessed", "false", "warning"), Highlight("findingsWithoutAssessment", "true", "warning"),
-                   Highlight("overdue", "positive", "bad"))),
+                   Highlight("ownerConflict", "true", "warning"), Highlight("overdue", "positive", "bad"))),
         TableSpec("Exemptions", "Exemptions", "exemptions.csv",
                   "Azure Policy exemptions and local risk acceptances (exceptions file), with expiry status and the "
-                  "findings each one covers.",
+                  "findings each one covers. Applies to this policy is FALSE for a policy exemption that does not "
+                  "exempt this policy (another assignment, or definition reference ids that leave it out): such an "
+                  "exemption is listed as not applicable to this policy and covers no finding; Applicability says "
+                  "why. No expiry flags an exemption that never expires. Approver, requester and ticket come from "
+                  "the exemption's metadata (every other metadata key as given under Other metadata), created and "
+                  "last modified from its systemData.",
                   EXEMPTIONS, t.exemptions,
                   (Highlight("status", "equals", "bad", "Expired"),
-                   Highlight("status", "equals", "warning", "Expiring"))),
+                   Highlight("status", "equals", "warning", "Expiring"),
+                   Highlight("noExpiry", "true", "warning"), Highlight("appliesToPolicy", "false", "muted"))),
         TableSpec("Changes", "Changes", "changes.csv",
-                  "Open findings that are new or resolved since the previous snapshot. " + changes_note,
-                  CHANGES, t.changes, (CRITICAL,)),
+                  "Vulnerability lineages (the same CVE and package on the same cluster and repository, across "
+                  "image rebuilds) that are new or resolved since the previous snapshot, and those that persist on "
+                  "a rebuilt image (Rebuilt, still vulnerable: a digest open now was not open then; Previous image "
+                  "digests lists those open then). One row per lineage. " + changes_note,
+                  CHANGES, t.changes,
+                  (CRITICAL, Highlight("change", "equals", "warning", "Rebuilt, still vulnerable"))),
         TableSpec("Changes by owner", "ChangesByOwner", "changes_by_owner.csv",
-                  "New, resolved and persisting open findings per owner since the previous snapshot. " + changes_note,
+                  "New, resolved and persisting open lineages per owner since the previous snapshot. " + changes_note,
                   CHANGES_BY_OWNER, t.changes_by_owner),
+        *_period_specs(model),
         _history_spec(model),
+        *_ipe_specs(model),
         TableSpec("Queries", "Queries", "datasets.csv",
                   "Every dataset of the snapshot: collection status, rows, pages, the sha256 of its data file and of "
                   "the exact query text sent (shown where the data came from Azure), and any warnings.",
@@ -384,6 +458,107 @@ def _history_spec(model: ReportModel) -> TableSpec:
                      columns, _frame(columns, rows))
 
 
+def _period_specs(model: ReportModel) -> tuple[TableSpec, ...]:
+    """Roll-forward, SLA by month, Period population and Audit sample (DESIGN §6, the period population)."""
+    p, t, sample = model.period, model.tables, model.audit_sample
+    if p is None:
+        note = "No period population was computed for this pack, so this table is empty."
+    else:
+        opening = (f"The opening balance is the snapshot of {_utc(p.opening_as_of)} (run {p.opening_run_id}), the "
+                   f"latest collected at or before the period start {_utc(p.period_start)}."
+                   if p.opening_as_of is not None else
+                   f"No snapshot was collected at or before the period start {_utc(p.period_start)}.")
+        note = f"{opening} {p.sightings:,} sightings inside the period." + (f" {p.statement}" if p.statement else "")
+    if sample is None:
+        sample_text = ("No audit sample was drawn when this pack was rendered, so this table is empty; draw one from "
+                       "data/period_population.csv with reportgen audit-sample.")
+    else:
+        sample_text = (f"The audit sample: {sample.drawn:,} of the {sample.population:,} lineages of the period "
+                       f"population (size {sample.size:,}, seed {sample.seed}), one row per evidence card in item "
+                       "order, with its stratum and draw key. The method, to re-draw it, is on the README sheet "
+                       "(Audit sample).")
+    return (
+        TableSpec("Roll-forward", "RollForward", "roll_forward.csv",
+                  "The period population's roll-forward per lineage severity, then in total: opening (open at the "
+                  "period start) + new - closed = closing (open at the as-of time), and whether it reconciles. The "
+                  "Total row also gives the closures by reason, the SLA verdicts and the SLA attainment % = 100 x "
+                  "met / (met + missed), empty when nothing with a due date was fixed. " + note,
+                  ROLL_FORWARD, _frame(ROLL_FORWARD, _roll_forward_rows(model)),
+                  (Highlight("reconciles", "false", "bad"),)),
+        TableSpec("SLA by month", "SlaByMonth", "sla_by_month.csv",
+                  "Per month (oldest first) and lineage severity, then All: the lineages fixed in the month, how "
+                  "many met or missed their due date, SLA attainment % (empty when none with a due date was fixed) "
+                  "and the mean and median days from first seen to the fix. " + note,
+                  MONTHLY_SLA, _frame(MONTHLY_SLA, [vars(m) for m in (p.monthly if p is not None else ())])),
+        TableSpec("Period population", "PeriodPopulation", "period_population.csv",
+                  f"Every vulnerability lineage open at the period start or at any sighting inside the period "
+                  f"({len(t.period_population):,}), by severity then lineage: first seen and its source (a lower "
+                  "bound where the evidence starts there), due date and its source, open at the period start and at "
+                  "the as-of time, the closing sighting and its reason (fixed, exempt, out_of_scope), the SLA "
+                  "verdict (met, missed, open-overdue, open-within; none for exempt and out-of-scope closures), days "
+                  "to fix, the digests and every sighting, the exemption that applies, and the sha256 of the query "
+                  "behind the rows. Past Excel's row limit the table continues on numbered sheets; the CSV holds "
+                  "all rows. " + note,
+                  POPULATION, t.period_population,
+                  (Highlight("slaVerdict", "equals", "bad", "missed"),
+                   Highlight("slaVerdict", "equals", "bad", "open-overdue"))),
+        TableSpec("Audit sample", "AuditSample", "audit_sample.csv", sample_text, SAMPLE, t.audit_sample,
+                  (Highlight("slaVerdict", "equals", "bad", "missed"),
+                   Highlight("slaVerdict", "equals", "bad", "open-overdue"))),
+    )
+
+
+def _roll_forward_rows(model: ReportModel) -> list[dict]:
+    p = model.period
+    if p is None:
+        return []
+    rows = [{"severity": s, "opening": r.opening, "new": r.new, "closed": r.closed, "closing": r.closing,
+             "reconciles": r.reconciles}
+            for s in SEVERITY_ORDER for r in (p.by_severity[s],)]
+    r = p.total
+    rows.append({"severity": "Total", "opening": r.opening, "new": r.new, "closed": r.closed, "closing": r.closing,
+                 "reconciles": r.reconciles, **{k: p.closed_by_reason[k] for k in ("fixed", "exempt", "out_of_scope")},
+                 **{k: p.sla[k] for k in ("met", "missed", "open_overdue", "open_within")},
+                 "sla_attainment_pct": p.sla_attainment_pct})
+    return rows
+
+
+def _ipe_specs(model: ReportModel) -> tuple[TableSpec, ...]:
+    """Completeness (IPE) and Reconciliation: the evidence that the report's input is complete and accurate."""
+    ipe = model.ipe
+    none = " No completeness evidence was computed for this pack, so this table is empty." if ipe is None else ""
+    return (
+        TableSpec("Completeness (IPE)", "Completeness", "completeness.csv",
+                  "Completeness and accuracy of the information the report is built from (the IPE workpaper). "
+                  "Dataset rows: the sha256 of the query text sent, the rows in the snapshot, Azure's totalRecords "
+                  "(Resource Graph, summed over batches) and pages, the subscriptions asked for (empty: the scope "
+                  "named none) and those seen in the rows, and what the figures say. Collected by rows: who "
+                  "collected the data and when, read from the access token's claims (never stored, never checked "
+                  "as proof of anything), and the versions of the tool that collected and rendered it." + none,
+                  COMPLETENESS, _frame(COMPLETENESS, _completeness_rows(model))),
+        TableSpec("Reconciliation", "Reconciliation", "reconciliation.csv",
+                  "Our counts against Defender's own totals (regulatory compliance passed and failed resources, "
+                  "assessment counts), with the difference (ours - Defender) and its explanation." + none,
+                  RECONCILIATION, _frame(RECONCILIATION, [vars(r) for r in (ipe.reconciliations if ipe else ())]),
+                  (Highlight("difference", "nonzero", "warning"),)),
+    )
+
+
+def _completeness_rows(model: ReportModel) -> list[dict]:
+    ipe = model.ipe
+    if ipe is None:
+        return []
+    rows = [{"record": "Dataset", **vars(d)} for d in ipe.datasets]
+    c = ipe.collector
+    collector = [{"record": "Collected by", "name": name, "value": value or "not recorded"}
+                 for name, value in (("Tenant id", c.tenant_id), ("Object id", c.object_id), ("App id", c.app_id),
+                                     ("User principal name", c.upn), ("Identity type", c.identity_type),
+                                     ("Collected at", utc_iso(c.collected_at)), ("Collecting tool", c.tool_version),
+                                     ("Source", c.source), ("Rendering tool", ipe.render_tool_version))]
+    collector[0]["note"] = c.note   # how the identity was read and what it does not prove
+    return rows + collector
+
+
 def _point_status(point, control_id: str) -> str | None:
     status = point.control_status.get(control_id)
     if status is None and control_id in point.compliance_pct:
@@ -428,6 +603,9 @@ def _summary_rows(model: ReportModel) -> list[dict]:
     add("Findings", "Fixable (fix available)", f.fixable, f.fixable_pct, "share of open findings")
     add("Findings", "Exploitable", f.exploitable, detail="open findings known to be exploitable")
     add("Findings", "Exempt", f.exempt, detail="exempt in Defender or by an active local exception")
+    add("Findings", "Exempt, no applicable exemption credited", model.exemptions_unattributed,
+        detail="Defender reports them Exempt but no exemption in the snapshot that applies to this policy covers "
+               "their cluster; the Exemptions sheet's matched findings plus this give the exempt count")
     add("Findings", "Duplicates dropped", f.duplicates_dropped,
         detail="rows of a finding beyond the one that represents it (several containers, or both sources)")
     for source, n in f.sources.items():
@@ -458,9 +636,13 @@ def _summary_rows(model: ReportModel) -> list[dict]:
     else:
         ch = model.changes
         since = f"since {_utc(ch.previous_as_of)} (run {ch.previous_run_id})"
-        add("Changes", "New", ch.new, detail=since)
-        add("Changes", "Resolved", ch.resolved, detail=since)
-        add("Changes", "Persisting", ch.persisting, detail=since)
+        add("Changes", "New", ch.new, detail=f"lineages open now and not open then, {since}")
+        add("Changes", "Resolved", ch.resolved, detail=f"lineages open then and not open now, {since}")
+        add("Changes", "Persisting", ch.persisting, detail=f"lineages open then and now, {since}")
+        add("Changes", "Rebuilt, still vulnerable", ch.rebuilt_still_vulnerable,
+            detail="persisting lineages with an open image digest that was not open then: a rebuilt image still "
+                   "carries the CVE (not a fix; the lineage keeps its first seen)")
+    _period_summary_rows(model, add)
     if not model.gaps:
         add("Gaps", "Evidence gaps", 0, detail="none: every dataset is complete and the snapshot records no gap")
     for g in model.gaps:
@@ -470,6 +652,44 @@ def _summary_rows(model: ReportModel) -> list[dict]:
     for i, sentence in enumerate(model.insights, 1):
         add("Insights", f"Insight {i}", detail=sentence)
     return rows
+
+
+def _period_summary_rows(model: ReportModel, add) -> None:
+    p = model.period
+    if p is None:
+        add("Period population", "Period population", detail="not computed for this pack")
+    else:
+        r = p.total
+        add("Period population", "Opening", r.opening, detail="lineages open at the period start")
+        add("Period population", "New", r.new, detail="lineages opened in the period (not open at its start)")
+        add("Period population", "Closed", r.closed, detail="lineages not open at the as-of time")
+        add("Period population", "Closing", r.closing,
+            detail=f"lineages open at the as-of time; opening + new - closed = closing "
+                   f"{'reconciles' if r.reconciles else 'DOES NOT reconcile'}"
+                   + (f". {p.statement}" if p.statement else ""))
+        for reason, label in (("fixed", "fixed"), ("exempt", "exempt"), ("out_of_scope", "out of scope")):
+            add("Period population", f"Closed: {label}", p.closed_by_reason[reason])
+        for key, label in (("met", "SLA met"), ("missed", "SLA missed"), ("open_overdue", "Open, overdue"),
+                           ("open_within", "Open, within SLA")):
+            add("Period population", label, p.sla[key])
+        add("Period population", "SLA attainment", percent=p.sla_attainment_pct,
+            detail="100 x met / (met + missed)" if p.sla_attainment_pct is not None
+            else "nothing with a due date was fixed in the period")
+    a = model.audit_sample
+    if a is None:
+        add("Audit sample", "Audit sample", detail="not drawn for this pack")
+    else:
+        add("Audit sample", "Items drawn", a.drawn,
+            detail=f"of {a.population:,} lineages in the period population; size {a.size:,}, seed {a.seed}; "
+                   "the method is on the README sheet")
+    if model.ipe is not None:
+        for rec in model.ipe.reconciliations:
+            add("Reconciliation", rec.check, rec.difference, detail=f"ours {_or_none(rec.ours)}, Defender "
+                                                                     f"{_or_none(rec.defender)}: {rec.explanation}")
+
+
+def _or_none(value) -> str:
+    return "none" if value is None else f"{value:,}"
 
 
 _VERDICT_TEXT = {
