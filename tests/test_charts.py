@@ -20,14 +20,15 @@ from reportgen.assets import asset_dir
 from reportgen.config import RunConfig
 from reportgen.render import charts
 
-from tests.test_pdf import write_fixture_tenant
+from tests.test_pdf import _period, write_fixture_tenant
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
+    """With the hand-made period population of tests/test_pdf.py (one month: 4 met, 2 missed)."""
     root = tmp_path_factory.mktemp("charts")
     snapshot_dir, history_dir = write_fixture_tenant(root)
-    return pipeline.build(snapshot_dir, RunConfig(), history_dir)
+    return replace(pipeline.build(snapshot_dir, RunConfig(), history_dir), period=_period())
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def quiet_model(model):
     findings = model.tables.findings
     zero = {s: 0 for s in SEVERITY_ORDER}
     return replace(
-        model, history=(),
+        model, history=(), period=None,
         owners=tuple(replace(o, open_findings=0, by_severity=zero, overdue=0, overdue_critical=0) for o in model.owners),
         sla=tuple(SlaRow(severity=r.severity, days=r.days, open=0, within_sla=0, overdue=0) for r in model.sla),
         tables=replace(model.tables, findings=findings[findings["state"].ne("Open")]),
@@ -94,6 +95,7 @@ def test_empty_states_say_so(quiet_model):
         assert _texts(charts.new_vs_resolved(quiet_model)) == ["Needs at least two months of history"]
         for draw in (charts.owners_by_severity, charts.sla_status, charts.age_of_open_findings):
             assert _texts(draw(quiet_model)) == ["No open findings"]
+        assert _texts(charts.sla_attainment(quiet_model)) == ["No lineage was fixed in the period"]
 
 
 def test_one_month_of_history_is_a_point_not_an_error(model):
@@ -171,3 +173,28 @@ def test_a_month_without_a_figure_is_a_labelled_gap_not_a_point(model):
     assert "No data" in texts                                     # the month where no control has a figure
     assert f"{model.controls[0].id}\nno data" in texts            # the month where one control has none
     assert "80.0%" in texts                                       # the last figure that exists is labelled
+
+
+def test_sla_attainment_shows_each_months_exact_figures(model):
+    """One month: 4 met, 2 missed = 66.67 %, median 19.75 days to fix (hand-made in tests/test_pdf.py)."""
+    with charts.style():
+        fig = charts.sla_attainment(model)
+    bars, line_axis = fig.axes
+    assert [round(p.get_height(), 2) for p in bars.patches] == [66.67]
+    assert "66.67%" in _texts(fig) and "19.8 d" in _texts(fig)
+    assert list(line_axis.lines[0].get_ydata()) == [19.75]
+    assert bars.get_ylabel() == "SLA attainment" and line_axis.get_ylabel() == "median days to fix"
+    assert [t.get_text() for t in bars.get_xticklabels()] == ["Oct\n2026"]
+
+
+def test_a_month_without_a_fix_that_had_a_due_date_is_labelled_not_100(model):
+    from reportgen.aggregate.model import MonthlySla
+    months = (MonthlySla("2026-09", "All", 2, 0, 0, None, None, None),
+              MonthlySla("2026-10", "All", 6, 4, 2, 66.67, 24.0, 19.75),
+              MonthlySla("2026-10", "High", 4, 3, 1, 75.0, 20.25, 18.0))   # per severity: not charted
+    with charts.style():
+        fig = charts.sla_attainment(replace(model, period=replace(model.period, monthly=months)))
+    bars = fig.axes[0]
+    assert [round(p.get_height(), 2) for p in bars.patches] == [0, 66.67]
+    assert "no fix with a due date" in _texts(fig) and "100.00%" not in _texts(fig)
+    assert [v == v for v in fig.axes[1].lines[0].get_ydata()] == [False, True]   # no median: a gap (NaN)

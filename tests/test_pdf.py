@@ -16,6 +16,7 @@ import os
 import re
 import threading
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -115,23 +116,38 @@ def _frames(as_of: pd.Timestamp, month: int, evil_url: str) -> dict[str, pd.Data
     frames["resource_containers"].append({
         "id": f"/subscriptions/{SUB_A}/resourceGroups/rg-shop", "type": "microsoft.resources/subscriptions/resourcegroups",
         "name": "rg-shop", "subscriptionId": SUB_A, "resourceGroup": "rg-shop", "tags": json.dumps({"owner": "Team-Shop"})})
+    def assignment(sub: str) -> str:
+        return f"/subscriptions/{sub}/providers/Microsoft.Authorization/policyAssignments/SecurityCenterBuiltIn"
+    no_system_data = {"metadata": "{}", "createdBy": None, "createdAt": None, "lastModifiedBy": None,
+                      "lastModifiedAt": None}
     frames["exemptions"] += [
         {"id": f"/subscriptions/{SUB_B}/resourceGroups/rg-lab/providers/Microsoft.Authorization/policyExemptions/lab",
          "name": "lab-waiver", "subscriptionId": SUB_B, "resourceGroup": "rg-lab",
-         "scope": f"/subscriptions/{SUB_B}/resourceGroups/rg-lab", "policyAssignmentId": "x",
+         "scope": f"/subscriptions/{SUB_B}/resourceGroups/rg-lab", "policyAssignmentId": assignment(SUB_B),
          "policyDefinitionReferenceIds": json.dumps(["runningimagesvulnerabilities"]), "category": "Waiver",
          "displayName": f"Lab {EVIL_SCRIPT}", "description": f"Lab cluster, no production data {AMP}",
-         "expiresOn": as_of + pd.Timedelta(days=12)},
+         "expiresOn": as_of + pd.Timedelta(days=12), **no_system_data},
         {"id": f"/subscriptions/{SUB_A}/providers/Microsoft.Authorization/policyExemptions/old",
          "name": "old-mitigation", "subscriptionId": SUB_A, "resourceGroup": "", "scope": f"/subscriptions/{SUB_A}",
-         "policyAssignmentId": "x", "policyDefinitionReferenceIds": "[]", "category": "Mitigated",
+         "policyAssignmentId": assignment(SUB_A), "policyDefinitionReferenceIds": "[]", "category": "Mitigated",
          "displayName": "WAF in front", "description": "Mitigated by network controls",
-         "expiresOn": as_of - pd.Timedelta(days=20)},
+         "expiresOn": as_of - pd.Timedelta(days=20), **no_system_data},
         {"id": f"/subscriptions/{SUB_A}/resourceGroups/rg-payments/providers/Microsoft.Authorization/policyExemptions/forever",
          "name": "payments-legacy", "subscriptionId": SUB_A, "resourceGroup": "rg-payments",
-         "scope": f"/subscriptions/{SUB_A}/resourceGroups/rg-payments", "policyAssignmentId": "x",
+         "scope": f"/subscriptions/{SUB_A}/resourceGroups/rg-payments", "policyAssignmentId": assignment(SUB_A),
          "policyDefinitionReferenceIds": "[]", "category": "Waiver", "displayName": "Legacy payments",
-         "description": "Replaced in Q1", "expiresOn": None},
+         "description": "Replaced in Q1", "expiresOn": None,
+         "metadata": json.dumps({"approvedBy": "cfo@contoso.com", "requestedBy": "bob@contoso.com",
+                                 "ticket": "CHG-1234", "reviewCycle": "quarterly"}),
+         "createdBy": "admin@contoso.com", "createdAt": pd.Timestamp("2026-01-05T10:00:00Z"),
+         "lastModifiedBy": None, "lastModifiedAt": None},
+        # another policy of the same assignment: listed as not applicable to this policy, never counted
+        {"id": f"/subscriptions/{SUB_A}/providers/Microsoft.Authorization/policyExemptions/registry",
+         "name": "registry-scan-waiver", "subscriptionId": SUB_A, "resourceGroup": "", "scope": f"/subscriptions/{SUB_A}",
+         "policyAssignmentId": assignment(SUB_A),
+         "policyDefinitionReferenceIds": json.dumps(["containerregistryvulnerabilities"]), "category": "Waiver",
+         "displayName": "Registry scan waiver", "description": "Registry images scanned elsewhere",
+         "expiresOn": as_of + pd.Timedelta(days=200), **no_system_data},
     ]
     for sub in (SUB_A, SUB_B):
         for control in ("DS.6", "PV.6"):
@@ -266,7 +282,8 @@ def hostile(tmp_path_factory, loopback):
 
 
 def test_page_count_is_in_range(sample):
-    assert 15 <= len(sample["pages"]) <= 45, len(sample["pages"])
+    # the period population (its lists capped) and the audit sample's cards (2-4 a page) add up to about 15 pages
+    assert 15 <= len(sample["pages"]) <= 60, len(sample["pages"])
 
 
 def test_every_section_heading_is_present_in_order(sample):
@@ -285,7 +302,8 @@ def test_every_section_heading_is_present_in_order(sample):
         "Control DS-6: Enforce security of workload throughout DevOps lifecycle",
         "Control PV-6: Rapidly and automatically remediate vulnerabilities",
         "Owners", "Findings", "Exemptions and exceptions", "Changes since the previous period",
-        "Methodology and provenance", "Sign-off"]
+        "Period population and roll-forward", "Completeness and accuracy (IPE)",
+        "Methodology and provenance", "Audit sample", "Sign-off"]
 
 
 def test_cover_names_controls_period_scope_and_fingerprint(sample):
@@ -338,9 +356,9 @@ def test_figures_match_summary_json(sample):
         row = f"{o['clusters']} {o['non_compliant_clusters']} {severities} {o['open_findings']:,} {o['overdue']:,}"
         assert _squash(row) in text, o["owner"]
     ch = summary["changes"]
-    assert _squash(f"NEW{ch['new']:,}findings opened") in text
-    assert _squash(f"RESOLVED{ch['resolved']:,}findings no longer open") in text
-    assert _squash(f"PERSISTING{ch['persisting']:,}findings open in both") in text
+    assert _squash(f"NEW{ch['new']:,}vulnerabilities opened") in text
+    assert _squash(f"RESOLVED{ch['resolved']:,}vulnerabilities no longer open") in text
+    assert _squash(f"PERSISTING{ch['persisting']:,}vulnerabilities open in both") in text
 
 
 def test_insights_are_printed(sample):
@@ -419,7 +437,8 @@ def test_charts_are_written_and_embedded(sample):
     for name, title, *_ in CHARTS:
         assert (charts / f"{name}.svg").stat().st_size > 2000
         assert (charts / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert title in text
+        if name != "sla-attainment" or sample["model"].period is not None:  # shown in the period section
+            assert title in text
     summary_pages = PdfReader(str(sample["pdf"])).pages[1:3]
     assert all("/XObject" in p["/Resources"] for p in summary_pages)  # the SVG charts are drawn there
 
@@ -468,7 +487,7 @@ def test_same_model_renders_byte_identical_files(hostile, tmp_path):
     write_charts(hostile["model"], again / "charts")
     write_pdf(hostile["model"], again / "evidence-pack.pdf", charts_dir=again / "charts")
     first, second = digests(hostile["pack"]), digests(again)
-    assert len(first) == 11  # the PDF and five charts as SVG and PNG
+    assert len(first) == 13  # the PDF and six charts as SVG and PNG
     assert first == second
 
 
@@ -586,12 +605,16 @@ def test_gaps_render_as_plain_statements(tmp_path):
 # ---------------------------------------------------------------- golden HTML
 
 
-def test_golden_html(tmp_path):
-    """The HTML for the fixed fixture tenant; `make golden` regenerates it (REPORTGEN_UPDATE_GOLDEN=1)."""
+@pytest.mark.parametrize("golden_name", ["report.html", "report-issue10.html"])
+def test_golden_html(tmp_path, golden_name):
+    """The HTML for the fixed fixture tenant (and with the hand-made figures of issue 10: period, IPE,
+    sample); `make golden` regenerates them (REPORTGEN_UPDATE_GOLDEN=1)."""
     from reportgen.render.charts import planned_charts
     from reportgen.render.pdf import render_html
     snapshot_dir, history_dir = write_fixture_tenant(tmp_path)
     model = pipeline.build(snapshot_dir, RunConfig(), history_dir)
+    if golden_name == "report-issue10.html":
+        model = with_issue10_evidence(model)
     pack = tmp_path / "pack"
     html = render_html(model, planned_charts(pack / "charts"), pack)
     # Parquet bytes (so their sha256 and the snapshot's fingerprint) vary with the pyarrow version.
@@ -600,14 +623,14 @@ def test_golden_html(tmp_path):
         for digest in volatile:
             html = html.replace(digest[:length], f"{{sha256:{length}}}")
     header = "<!-- generated, do not edit \u2014 regenerate with `make golden` (tests/test_pdf.py::test_golden_html) -->\n"
-    golden = GOLDEN_DIR / "report.html"
+    golden = GOLDEN_DIR / golden_name
     if UPDATE_GOLDEN:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(header + html, encoding="utf-8")
     assert golden.is_file(), "no golden file: run `make golden`"
     expected = golden.read_text(encoding="utf-8")
     assert expected.startswith(header)
-    assert header + html == expected, "rendered HTML differs from tests/golden/pdf/report.html; review, then `make golden`"
+    assert header + html == expected, f"rendered HTML differs from tests/golden/pdf/{golden_name}; review, then `make golden`"
 
 
 # ---------------------------------------------------------------- hand-built snapshots (tests/builders.py)
@@ -733,3 +756,345 @@ def test_the_list_of_clusters_without_assessment_is_capped_with_a_pointer(tmp_pa
     pointer = (f"Showing the first {ASSESSMENT_GAP_ROWS} of {total} such clusters (most overdue findings first). "
                f"The complete list is in <strong>evidence-pack.xlsx</strong>, sheet <strong>Clusters</strong>")
     assert html.count(pointer) == 1 + len(model.controls)
+
+
+# ---------------------------------------------------------------- issue 10: lineages, period, IPE, sample
+#
+# Until aggregation fills them, the new figures come from hand-made values put on the fixture tenant's
+# model with dataclasses.replace; every assertion below reads a figure worked out here by hand.
+
+LINEAGE_CRIT = "L-00000000000000c1"
+LINEAGE_HIGH = "L-00000000000000a2"
+LINEAGE_LATE = "L-00000000000000b3"
+QUERY_SHA = "ab" * 32
+
+
+def _lineage(lineage: str, severity: str, verdict: str, **extra) -> dict:
+    """One row of the period population (POPULATION_COLUMNS), with defaults for what a test does not read."""
+    row = {"lineageId": lineage, "severity": severity, "cveId": "CVE-2026-01002", "packageName": "pkg0",
+           "repository": "contoso.azurecr.io/apps/prod-api", "clusterName": "aks-prod-weu-01",
+           "resourceId": _cluster_id(SUB_A, "rg-payments", "aks-prod-weu-01"), "owner": "alice.ops@contoso.com",
+           "firstSeen": pd.Timestamp("2026-09-02T06:00:00Z"), "firstSeenSource": "sighting", "ageIsLowerBound": False,
+           "dueDate": pd.Timestamp("2026-09-17T06:00:00Z"), "dueSource": "sla", "openAtStart": True,
+           "openAtAsOf": verdict.startswith("open"), "closed": pd.NaT, "closeReason": "", "slaVerdict": verdict,
+           "daysToFix": None, "digests": "sha256:" + "1" * 64, "sightings": "", "exemption": "",
+           "querySha256": QUERY_SHA}
+    row.update(extra)
+    return row
+
+
+def _population() -> pd.DataFrame:
+    from reportgen.aggregate.model import POPULATION_COLUMNS
+    rows = [
+        _lineage(LINEAGE_CRIT, "Critical", "missed", closed=pd.Timestamp("2026-10-20T06:00:00Z"),
+                 closeReason="fixed", daysToFix=48.0, ageIsLowerBound=True, openAtAsOf=False),
+        _lineage(LINEAGE_LATE, "High", "open-overdue", cveId="CVE-2026-01777", packageName="openssl",
+                 digests="sha256:" + "2" * 64 + "; sha256:" + "3" * 64),
+        _lineage(LINEAGE_HIGH, "High", "met", closed=pd.Timestamp("2026-10-05T06:00:00Z"), closeReason="fixed",
+                 daysToFix=9.5, openAtAsOf=False),
+    ]
+    return pd.DataFrame(rows, columns=list(POPULATION_COLUMNS))
+
+
+def _period(**changes):
+    from reportgen.aggregate.model import MonthlySla, PeriodPopulation, RollForward
+    period = PeriodPopulation(
+        period_start=pd.Timestamp("2026-10-01T00:00:00Z"), opening_as_of=pd.Timestamp("2026-09-30T23:00:00Z"),
+        opening_run_id="run-202609", sightings=3,
+        total=RollForward(opening=18, new=8, closed=9, closing=17),
+        by_severity={"Critical": RollForward(4, 3, 2, 5), "High": RollForward(10, 5, 6, 9),
+                     "Medium": RollForward(3, 0, 1, 2), "Low": RollForward(0, 0, 0, 0),
+                     "Unknown": RollForward(1, 0, 0, 1)},
+        closed_by_reason={"fixed": 6, "exempt": 2, "out_of_scope": 1},
+        sla={"met": 4, "missed": 2, "open_overdue": 6, "open_within": 11}, sla_attainment_pct=66.67,
+        monthly=(MonthlySla("2026-10", "Critical", 2, 1, 1, 50.0, 31.5, 31.5),
+                 MonthlySla("2026-10", "High", 4, 3, 1, 75.0, 20.25, 18.0),
+                 MonthlySla("2026-10", "All", 6, 4, 2, 66.67, 24.0, 19.75)),
+        statement="No finding history was collected: the sightings inside the period are the snapshots alone.")
+    return replace(period, **changes)
+
+
+def _ipe():
+    from reportgen.aggregate.model import Collector, Ipe, IpeDataset, Reconciliation
+    return Ipe(
+        datasets=(IpeDataset("findings", "partial", QUERY_SHA, 51, 60, 3, 2, 1,
+                             "9 rows short of Azure's totalRecords: subscription bb was throttled after page 3."),
+                  IpeDataset("clusters", "complete", "cd" * 32, 6, 6, 1, 2, 2, "Complete: rows = totalRecords."),
+                  IpeDataset("finding_history", "skipped", None, 0, None, 0, None, None, "No workspace configured.")),
+        reconciliations=(Reconciliation("DS.6 failed resources (regulatory compliance)", 5, 4, 1,
+                                        "aks-lab-01 is not assessed: Defender does not count it."),
+                         Reconciliation("Assessed clusters", 5, None, None, "Defender reports no total for this.")),
+        collector=Collector(tenant_id=TENANT, object_id="99999999-0000-0000-0000-00000000000f",
+                            app_id="77777777-0000-0000-0000-000000000007", upn=None, identity_type="app",
+                            collected_at=pd.Timestamp("2026-10-31T23:00:00Z"), tool_version="0.9.1", source="fixture",
+                            note="Claims oid, appid and tid of the Resource Graph token."),
+        render_tool_version="0.9.2")
+
+
+SIGHTINGS_MANY = 50   # more than the card prints (pdf.SIGHTING_LINES)
+
+
+def _sample_rows() -> pd.DataFrame:
+    from reportgen.aggregate.model import SAMPLE_COLUMNS
+    times = pd.date_range("2026-09-01T06:00:00Z", periods=SIGHTINGS_MANY, freq="12h")
+    many = "; ".join(f"{t:%Y-%m-%d %H:%M} UTC history {'open' if i < SIGHTINGS_MANY - 1 else 'not open'}"
+                     for i, t in enumerate(times))
+    population = _population()
+    first = population.iloc[0].to_dict() | {
+        "sightings": "2026-09-30 23:00 UTC snapshot open; 2026-10-20 06:00 UTC history not open; "
+                     "2026-10-31 23:00 UTC snapshot not open",
+        "exemption": "Waiver payments-legacy, approved by cfo@contoso.com (ticket CHG-1234)"}
+    second = population.iloc[1].to_dict() | {"sightings": many}
+    rows = [{"item": 1, "stratum": "Critical / missed", "drawKey": "0f" * 32, **first},
+            {"item": 2, "stratum": "High / open-overdue", "drawKey": "1e" * 32, **second}]
+    return pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
+
+
+def _sample():
+    from reportgen.aggregate.model import AuditSample
+    return AuditSample(size=2, seed=20261031, drawn=2, population=17,
+                       method="Stratified by (lineage severity, outcome); drawKey = sha256(seed:lineageId).",
+                       strata=(("Critical / missed", 1, 1), ("High / open-overdue", 6, 1), ("High / met", 3, 0)))
+
+
+def with_issue10_evidence(model):
+    """``model`` with the figures of issue 10 hand-made: period, IPE, sample, and the new table columns."""
+    from reportgen.aggregate.model import CHANGE_COLUMNS
+    t = model.tables
+    findings = t.findings.astype({"ageIsLowerBound": object, "ageDays": object})
+    first_open, second_open = findings.index[findings["state"].eq("Open")][:2]
+    findings.loc[first_open, ["ageIsLowerBound", "ageDays"]] = [True, 61.0]
+    findings.loc[second_open, ["ageIsLowerBound", "ageDays"]] = [False, 7.0]
+    clusters = t.clusters.astype({"ownerTag": object, "ownerConflict": object})
+    conflict = clusters["name"].eq("aks-prod-weu-01")
+    clusters.loc[conflict, ["ownerTag", "ownerConflict"]] = ["team-payments", True]
+    clusters.loc[~conflict, "ownerConflict"] = False
+    rebuilt = pd.DataFrame([{
+        "change": "Rebuilt, still vulnerable", "severity": "High", "cveId": "CVE-2026-01777", "packageName": "openssl",
+        "repositoryName": "apps/prod-api", "imageDigest": "sha256:" + "3" * 64, "clusterName": "aks-prod-weu-01",
+        "resourceId": _cluster_id(SUB_A, "rg-payments", "aks-prod-weu-01"), "owner": "alice.ops@contoso.com",
+        "lineageId": LINEAGE_LATE, "previousDigests": "sha256:" + "2" * 64}], columns=list(CHANGE_COLUMNS))
+    changes = pd.concat([t.changes.assign(lineageId=LINEAGE_CRIT), rebuilt], ignore_index=True)
+    return replace(model, changes=replace(model.changes, rebuilt_still_vulnerable=2),
+                   period=_period(), ipe=_ipe(), audit_sample=_sample(),
+                   tables=replace(t, findings=findings, clusters=clusters, changes=changes,
+                                  period_population=_population(), audit_sample=_sample_rows()))
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory):
+    """The fixture tenant with the hand-made figures of issue 10, rendered once."""
+    root = tmp_path_factory.mktemp("issue10")
+    snapshot_dir, history_dir = write_fixture_tenant(root)
+    model = with_issue10_evidence(pipeline.build(snapshot_dir, RunConfig(), history_dir))
+    rendered = _render(model, root / "pack")
+    rendered["sections"] = _sections_text(rendered)
+    rendered["flat"] = " ".join(rendered["text"].split())
+    return rendered
+
+
+def _html(model, tmp_path: Path) -> str:
+    """The report's HTML (no layout: fast), whitespace squashed to single spaces."""
+    from reportgen.render.charts import planned_charts
+    from reportgen.render.pdf import render_html
+    return " ".join(render_html(model, planned_charts(tmp_path / "charts"), tmp_path).split())
+
+
+def test_changes_count_lineages_and_show_rebuilds_apart_from_fixes(evidence):
+    changes = evidence["sections"]["changes"]
+    ch = evidence["model"].changes
+    assert _squash(f"REBUILT, STILL VULNERABLE{ch.rebuilt_still_vulnerable}of the persisting") in changes
+    assert _squash("2 persisting vulnerabilities were redeployed in a rebuilt image that still carries the CVE: "
+                   "a rebuild is not a fix.") in changes
+    assert _squash(f"RESOLVED{ch.resolved}vulnerabilities no longer open") in changes
+    assert _squash("counted over lineages") in changes
+    rebuilt = changes[changes.find(_squash("Rebuilt, still vulnerable 1")):]
+    assert rebuilt and LINEAGE_LATE in rebuilt
+    assert _squash("was sha256:22222222\u20262222") in rebuilt and _squash("now sha256:33333333\u20263333") in rebuilt
+    assert LINEAGE_CRIT in changes[changes.find(_squash("New vulnerabilities")):]
+
+
+def test_no_rebuild_says_so_plainly(evidence, tmp_path):
+    model = evidence["model"]
+    html = _html(replace(model, changes=replace(model.changes, rebuilt_still_vulnerable=0)), tmp_path)
+    assert "No persisting vulnerability was redeployed in a rebuilt image" in html
+    assert "a rebuild is not a fix" not in html
+
+
+def test_roll_forward_is_shown_reconciled_per_severity_and_in_total(evidence):
+    period = evidence["sections"]["period"]
+    for row in ("Critical 4 3 2 5 reconciles 4 + 3 \u2212 2 = 5", "High 10 5 6 9 reconciles 10 + 5 \u2212 6 = 9",
+                "Medium 3 0 1 2 reconciles", "Unknown 1 0 0 1 reconciles",
+                "All severities 18 8 9 17 reconciles 18 + 8 \u2212 9 = 17"):
+        assert _squash(row) in period, row
+    assert "doesnotreconcile" not in period
+    assert _squash("Fixed 6 Exempt 2 Out of scope 1 Closed 9") in period
+    assert _squash("Met 4 Missed 2 Open, overdue 6 Open, within SLA 11 SLA attainment 66.67%") in period
+    assert _squash("2026-10 Critical 2 1 1 50.00% 31.5 31.5") in period
+    assert _squash("2026-10 All severities 6 4 2 66.67% 24.0 19.8") in period
+    assert _squash("No finding history was collected: the sightings inside the period are the snapshots alone.") in period
+    assert _squash("the opening snapshot (as of 2026-09-30 23:00 UTC, run run-202609) and 3 sightings") in period
+
+
+def test_a_roll_forward_that_does_not_add_up_is_flagged_and_no_fix_is_never_100(evidence, tmp_path):
+    from reportgen.aggregate.model import MonthlySla, RollForward
+    model = evidence["model"]
+    broken = _period(total=RollForward(opening=18, new=8, closed=9, closing=16),
+                     sla={"met": 0, "missed": 0, "open_overdue": 6, "open_within": 11}, sla_attainment_pct=None,
+                     monthly=(MonthlySla("2026-10", "All", 1, 0, 0, None, 3.0, 3.0),))
+    html = _html(replace(model, period=broken), tmp_path)
+    period = html[html.find('id="period"'):html.find('id="ipe"')]
+    assert period.count("does not reconcile") == 1 and period.count(">reconciles<") == 5
+    assert period.count("no fix in the period") == 1 and period.count("no fix with a due date") == 1
+    assert "100.00%" not in period
+
+
+def test_lineages_past_due_are_listed_with_their_evidence(evidence):
+    period = evidence["sections"]["period"]
+    late = period[period.find(_squash("Lineages that missed their SLA or are past due 2")):]
+    assert LINEAGE_CRIT in late and LINEAGE_LATE in late and LINEAGE_HIGH not in late   # the met one is not late
+    assert _squash("2026-09-02 or earlier sighting") in late                          # first seen is a lower bound
+    assert _squash("closed 2026-10-20, at least 48.0 days to fix") in late
+
+
+def test_ipe_section_states_completeness_reconciliation_and_collector(evidence):
+    ipe = evidence["sections"]["ipe"]
+    assert _squash(f"findings partial {QUERY_SHA[:12]}\u2026 51 60 3 2 / 1") in ipe
+    assert _squash("finding_history skipped no query 0 not reported 0 all / n/a") in ipe
+    assert _squash("DS.6 failed resources (regulatory compliance) 5 4 1 aks-lab-01 is not assessed") in ipe
+    assert _squash("Assessed clusters 5 \u2014 \u2014 Defender reports no total") in ipe
+    for fact in (f"Tenant id {TENANT}", "Object id 99999999-0000-0000-0000-00000000000f",
+                 "Application id 77777777-0000-0000-0000-000000000007", "User principal name \u2014",
+                 "Identity type app", "Collected with reportgen 0.9.1", "Rendered with reportgen 0.9.2"):
+        assert _squash(fact) in ipe, fact
+    assert _squash("The claims are not verified and prove nothing on their own; the token itself is never stored.") in ipe
+
+
+def test_audit_sample_appendix_has_method_strata_and_one_card_per_item(evidence):
+    sample = evidence["sections"]["sample"]
+    for fact in ("Size asked for 2", "Seed 20261031", "Items drawn 2 of a population of 17 lineages",
+                 "drawKey = sha256(seed:lineageId)", "Critical / missed 1 1", "High / open-overdue 6 1",
+                 "High / met 3 0", "All strata 17 2"):
+        assert _squash(fact) in sample, fact
+    card = sample[sample.find("Item1"):sample.find("Item2")]
+    for fact in (LINEAGE_CRIT, "CVE-2026-01002", "Package pkg0", "contoso.azurecr.io/apps/prod-api",
+                 "Owner alice.ops@contoso.com", "2026-09-02 or earlier (sighting)", "Due 2026-09-17 (sla)",
+                 "Closed 2026-10-20 06:00 UTC (fixed)", "missed at least 48.0 days to fix",
+                 "Waiver payments-legacy, approved by cfo@contoso.com (ticket CHG-1234)", f"Query sha256 {QUERY_SHA}",
+                 "Sightings (3)", "drawKey 0f0f0f0f0f0f0f0f"):
+        assert _squash(fact) in card, fact
+
+
+def test_every_sighting_is_on_its_own_line_and_a_long_list_is_capped(evidence, tmp_path):
+    from reportgen.render.pdf import SIGHTING_LINES
+    html = _html(evidence["model"], tmp_path)
+    cards = html[html.find('id="sample"'):]
+    first = cards[:cards.find("Item 2")]
+    assert ('<li class="mono">2026-09-30 23:00 UTC snapshot open</li><li class="mono">2026-10-20 06:00 UTC history '
+            'not open</li><li class="mono">2026-10-31 23:00 UTC snapshot not open</li>') in first
+    second = cards[cards.find("Item 2"):]
+    assert second.count('<li class="mono">') == SIGHTING_LINES < SIGHTINGS_MANY
+    assert f"and {SIGHTINGS_MANY - SIGHTING_LINES} more: see the Audit sample sheet of evidence-pack.xlsx" in second
+
+
+def test_evidence_cards_are_never_split_across_pages(evidence):
+    rows = evidence["model"].tables.audit_sample
+    for item, key in zip(rows["item"], rows["drawKey"]):
+        pages = [i for i, p in enumerate(evidence["pages"]) if f"Item {item}" in p]
+        assert len(pages) == 1, item
+        assert f"drawKey {key[:16]}" in evidence["pages"][pages[0]], item   # the card's last line, same page
+
+
+def test_exemptions_not_applicable_are_apart_and_approval_evidence_shown(hostile):
+    """The fixture tenant: registry-scan-waiver exempts another policy (reference id containerregistryvulnerabilities)
+    of the same assignment; payments-legacy never expires and carries its approval in metadata and systemData."""
+    ex = _sections_text(hostile)["exemptions"]
+    table = hostile["model"].tables.exemptions
+    assert table.loc[table["name"].eq("registry-scan-waiver"), "appliesToPolicy"].tolist() == [False]
+    split = ex.find(_squash("Not applicable to this policy 1"))
+    applicable, rest = ex[:split], ex[split:]
+    assert split > 0 and "registry-scan-waiver" not in applicable and "registry-scan-waiver" in rest
+    reason = table.loc[table["name"].eq("registry-scan-waiver"), "applicability"].iloc[0]
+    assert reason and _squash(reason) in rest
+    for name in ("lab-waiver", "old-mitigation", "payments-legacy"):
+        assert name in applicable and name not in rest
+    legacy = applicable[applicable.find("payments-legacy"):]
+    legacy = legacy[:legacy.find("</tr>") if "</tr>" in legacy else len(legacy)]
+    assert _squash("Approver cfo@contoso.com · requester bob@contoso.com · ticket CHG-1234") in legacy
+    assert _squash('{"reviewCycle":"quarterly"}') in legacy                  # every other metadata key, as given
+    assert _squash("created admin@contoso.com 2026-01-05 10:00 UTC") in legacy
+    assert _squash("NO EXPIRY") in legacy[:legacy.find(_squash("Days: until expiry"))]
+    m = hostile["model"]
+    credited = int(table.loc[table["appliesToPolicy"].eq(True), "matchedFindings"].sum())
+    assert credited + m.exemptions_unattributed == m.findings.exempt      # what the sentence below states
+    assert _squash(f"{m.findings.exempt} findings are exempt: those credited to the applicable exemptions") in ex
+    for control in ("control-ds-6", "control-pv-6"):   # each control lists only the exemptions that apply
+        section = _sections_text(hostile)[control]
+        assert "payments-legacy" in section and "registry-scan-waiver" not in section
+
+
+def test_first_month_first_insight_ends_with_one_full_stop(tmp_path):
+    """Issue 10: every first-month PDF ended its first insight with "…),." (a comma before an empty change)."""
+    snapshot_dir, _ = write_fixture_tenant(tmp_path, months=0)
+    model = pipeline.build(snapshot_dir, RunConfig())
+    assert model.changes is None
+    first = model.insights[0]
+    assert first.endswith("compliant or exempt).") and "),." not in first
+    html = _html(model, tmp_path)
+    summary = html[html.find('id="summary"'):html.find('id="scope"')]
+    assert f"<li>{first}</li>" in summary.replace("&#39;", "'")
+    assert "),." not in html
+
+
+def test_findings_caption_says_what_the_findings_sheet_holds(evidence):
+    findings = evidence["sections"]["findings"]
+    assert _squash("open, exempt and resolved") not in findings
+    assert _squash("sheet Findings, holds every distinct finding of the current snapshot: open, exempt, healthy and "
+                   "other rows. Resolved findings are not in it: they are on the Changes sheet and in the period "
+                   "population (sheet Period population).") in findings
+
+
+def test_ages_from_the_start_of_the_history_are_lower_bounds(evidence):
+    findings = evidence["sections"]["findings"]
+    assert _squash("2026-10-31 7 days") in findings or _squash("7 days") in findings
+    assert _squash("at least 61 days") in findings and _squash("at least 7 days") not in findings
+    t = evidence["model"].tables.findings
+    shown = t[t["state"].eq("Open")].head(evidence["model"].meta.pdf_detail_rows)
+    assert findings.count("atleast") == int(shown["ageIsLowerBound"].eq(True).sum()) >= 1
+
+
+def test_a_governance_owner_contradicting_the_owner_tag_is_flagged(evidence):
+    owners = evidence["sections"]["owners"]
+    assert _squash("1 cluster has a governance owner that contradicts the owner tag.") in owners
+    assert _squash("aks-prod-weu-01 rg-payments alice.ops@contoso.com team-payments CONFLICT") in owners
+    assert _squash("governance CONFLICT tag says team-payments") in owners
+
+
+def test_the_conflict_found_by_aggregation_is_flagged_and_only_it(hostile, tmp_path):
+    """The fixture tenant's aks-prod-weu-01: governance owner Alice.Ops@Contoso.com, owner tag team-payments."""
+    owners = _sections_text(hostile)["owners"]
+    assert _squash("1 cluster has a governance owner that contradicts the owner tag.") in owners
+    assert _squash("aks-prod-weu-01 rg-payments alice.ops@contoso.com team-payments CONFLICT") in owners
+    clusters = hostile["model"].tables.clusters.assign(ownerConflict=False)
+    html = _html(replace(hostile["model"], tables=replace(hostile["model"].tables, clusters=clusters)), tmp_path)
+    assert "contradicts the owner tag" not in html and "flag-conflict" not in html
+
+
+def test_a_huge_population_and_sample_stay_capped_with_a_pointer(evidence, tmp_path):
+    from reportgen.render.pdf import POPULATION_ROWS, SAMPLE_CARDS
+    model = evidence["model"]
+    n = 10_000
+    population = pd.concat([model.tables.period_population.iloc[[0]]] * n, ignore_index=True)
+    population["lineageId"] = [f"L-{i:016x}" for i in range(n)]
+    sample = pd.concat([model.tables.audit_sample.iloc[[0]]] * 500, ignore_index=True)
+    sample["item"] = range(1, 501)
+    big = replace(model, tables=replace(model.tables, period_population=population, audit_sample=sample))
+    html = _html(big, tmp_path)
+    period = html[html.find('id="period"'):html.find('id="ipe"')]
+    assert period.count('<td class="wrap"><span class="mono small">') == POPULATION_ROWS
+    assert (f"Showing the first {POPULATION_ROWS} of {n:,} lineages that missed their SLA or are past due (most "
+            f"severe first). The complete list is in <strong>evidence-pack.xlsx</strong>, sheet <strong>Period "
+            f"population</strong>.") in period
+    cards = html[html.find('id="sample"'):]
+    assert cards.count('<div class="card">') == SAMPLE_CARDS
+    assert f"Showing the first {SAMPLE_CARDS} of 500 evidence cards (in item order)." in cards

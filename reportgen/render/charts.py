@@ -341,6 +341,57 @@ def age_of_open_findings(model: ReportModel) -> Figure:
     return fig
 
 
+ATTAINMENT_COLOR = "#3E7C5E"
+TIME_TO_FIX_COLOR = NAVY
+
+
+def sla_attainment(model: ReportModel) -> Figure:
+    """SLA attainment % per month (all severities; bars) and the median days to fix (line, right
+    axis), of the lineages fixed in each month of the period population. A month whose fixes had
+    no due date has no bar and says so, never 100 %."""
+    fig = _figure((WIDE[0], 2.2))
+    months = [r for r in (model.period.monthly if model.period else ()) if r.severity == "All"]
+    if not months:
+        return _empty(fig, "No lineage was fixed in the period")
+    ax = fig.add_subplot()
+    x = list(range(len(months)))
+    labels = []
+    for r in months:
+        month = pd.Timestamp(f"{r.month}-01")
+        labels.append(f"{month:%b}\n{month:%Y}")
+    values = [math.nan if r.attainment_pct is None else r.attainment_pct for r in months]
+    bars = ax.bar(x, [0 if math.isnan(v) else v for v in values], width=0.5, color=ATTAINMENT_COLOR,
+                  label="SLA attainment (met / (met + missed))")
+    for xi, r in zip(x, months):
+        text = "no fix with a due date" if r.attainment_pct is None else f"{r.attainment_pct:.2f}%"
+        ax.text(xi, 0 if r.attainment_pct is None else r.attainment_pct, text, ha="center", va="bottom",
+                fontsize=6.3, color=INK if r.attainment_pct is not None else MUTED)
+    ax.set_ylim(0, 118)
+    ax.set_yticks([0, 25, 50, 75, 100])
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_ylabel("SLA attainment")
+    ax.grid(axis="y")
+    ax.set_xticks(x, labels)
+    ax.set_xlim(-0.6, len(months) - 0.4)
+    handles = [bars]
+    medians = [math.nan if r.median_days_to_fix is None else r.median_days_to_fix for r in months]
+    if any(not math.isnan(v) for v in medians):
+        right = ax.twinx()
+        right.spines["right"].set_visible(True)
+        (line,) = right.plot(x, medians, color=TIME_TO_FIX_COLOR, linestyle="--", marker="o", markersize=3.2,
+                             linewidth=1.2, label="Median days to fix")
+        for xi, v in zip(x, medians):
+            if not math.isnan(v):
+                right.annotate(f"{v:.1f} d", xy=(xi, v), xytext=(6, 2), textcoords="offset points", fontsize=6.3,
+                               color=TIME_TO_FIX_COLOR)
+        right.set_ylim(0, max(v for v in medians if not math.isnan(v)) * 1.35 or 1)
+        right.set_ylabel("median days to fix")
+        right.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        handles.append(line)
+    _legend_above(ax, handles=handles, ncols=len(handles))
+    return fig
+
+
 def _clip(value: str, limit: int) -> str:
     """Tenant text as a label: at most ``limit`` characters, nothing matplotlib cannot draw."""
     return tenant_text.label(value, limit)
@@ -359,6 +410,10 @@ CHARTS: tuple[tuple[str, str, str, Callable[[ReportModel], Figure], bool], ...] 
      "Horizontal bar chart of open findings within SLA and overdue, per severity.", sla_status, False),
     ("age-of-open-findings", "Age of open findings",
      "Bar chart of open findings by days since first seen, stacked by severity.", age_of_open_findings, False),
+    ("sla-attainment", "SLA attainment and median time to fix per month",
+     "Bar chart of the SLA attainment of the lineages fixed each month, with their median days to fix as a line; "
+     "a month without a fix that had a due date has no bar.",
+     sla_attainment, True),
 )
 
 

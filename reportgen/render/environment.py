@@ -38,6 +38,7 @@ STATUS_CLASSES = {
     "Skipped": "st-none", "Unsupported": "st-none",
     "No findings": "st-none", "No evidence": "st-warn", "No policy state": "st-none",
 }
+VERDICT_CLASSES = {"met": "st-pass", "missed": "st-fail", "open-overdue": "st-fail", "open-within": "st-warn"}
 
 
 def is_missing(value: Any) -> bool:
@@ -191,6 +192,11 @@ def status_class(status: Any) -> str:
     return STATUS_CLASSES.get(str(status), "st-none")
 
 
+def verdict_class(verdict: Any) -> str:
+    """The pill colour of an SLA verdict of the period population."""
+    return VERDICT_CLASSES.get(str(verdict), "st-none")
+
+
 class TextCuts:
     """How many values one render cut (the PDF then says what the cut mark means)."""
 
@@ -237,7 +243,7 @@ FILTERS = {
     "long_date": fmt_long_date, "datetime": fmt_datetime, "iso": fmt_iso, "score": fmt_score,
     "short_hash": short_hash, "short_digest": short_digest, "arm_tail": arm_tail, "dash": dash,
     "plural": plural, "sev_class": severity_class, "sev_short": severity_short,
-    "status_class": status_class,
+    "status_class": status_class, "verdict_class": verdict_class,
     "resource_id": _kind_filter("id"), "prose": _kind_filter("text"), "query_text": _kind_filter("query"),
     "join": join,
 }

@@ -63,6 +63,8 @@ def limits(model: ReportModel) -> list[str]:
     if model.changes is None:
         notes.append("No earlier snapshot was given: changes since the previous month are not shown, and first "
                      "seen dates (hence due dates) rely on this snapshot's finding history alone.")
+    if model.period is not None and model.period.statement:
+        notes.append(model.period.statement)
     local = model.tables.exemptions
     local = local[local["kind"].eq("Local exception")] if len(local) else local
     if len(local):

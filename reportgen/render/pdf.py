@@ -53,7 +53,12 @@ OWNER_ROWS = 50                 # owners in the owners table, the control x owne
 OWNER_BLOCKS = 20               # owners (most open findings first) whose clusters are listed under them
 OWNER_CLUSTER_ROWS = 10         # clusters listed under each owner (most overdue first)
 OWNER_CLUSTER_ROWS_TOTAL = 60   # clusters listed under all owners together
-CHANGE_ROWS = 25                # new findings, and resolved findings, listed in "Changes"
+CHANGE_ROWS = 25                # new, resolved and rebuilt-still-vulnerable lineages, each, listed in "Changes"
+MONTH_ROWS = 78                 # month x severity rows of SLA attainment (13 months of 5 severities and All), the latest
+POPULATION_ROWS = 25            # lineages of the period population listed (missed, then open and overdue)
+SAMPLE_CARDS = 60               # evidence cards of the audit sample (2-3 a page); every item is in the workbook
+SIGHTING_LINES = 45             # sightings printed on one card (three columns of 15)
+CONFLICT_ROWS = 25              # clusters whose governance owner contradicts their owner tag
 ASSESSMENT_GAP_ROWS = 30        # clusters with findings but no policy assessment, in scope and each control
 GAP_MEMBERS = 12                # members of an evidence gap (subscriptions, packages) named inline
 NOT_ASSESSED_ROWS = 25          # clusters without a Defender assessment, listed in "Scope and coverage"
@@ -62,6 +67,17 @@ WARNING_ROWS = 6                # warnings of one dataset, and details of one ga
 SCOPE_ITEMS = 20                # configured subscriptions and management groups, locations
 HISTORY_ROWS = 24               # months of "Month by month", the latest
 EXEMPTION_GROUPS = (("Expiring within 30 days", "Expiring"), ("Expired", "Expired"), ("Active", "Active"))
+# The change values of tables.changes (CHANGE_COLUMNS), and the titles the PDF lists them under.
+CHANGE_LISTS = (("New", "New vulnerabilities"), ("Resolved", "Resolved vulnerabilities"),
+                ("Rebuilt, still vulnerable", "Rebuilt, still vulnerable"))
+CLOSE_REASONS = (("fixed", "Fixed"), ("exempt", "Exempt"), ("out_of_scope", "Out of scope"))
+SLA_VERDICTS = (("met", "Met"), ("missed", "Missed"), ("open_overdue", "Open, overdue"), ("open_within", "Open, within SLA"))
+# Workbook sheets the PDF points to for the new tables (render/tables.py names them; keep the two in step).
+POPULATION_SHEET = "Period population"
+SAMPLE_SHEET = "Audit sample"
+MONTH_SHEET = "SLA by month"
+IPE_SHEET = "Completeness (IPE)"
+RECONCILIATION_SHEET = "Reconciliation"
 PDF = "evidence-pack.pdf"
 SIGNOFF_ROLES = ("Prepared by", "Reviewed by", "Approved by")
 
@@ -143,8 +159,9 @@ def sections(model: ReportModel) -> list[Section]:
     titles = [("summary", "Executive summary"), ("scope", "Scope and coverage")]
     titles += [(f"control-{c.id.lower()}", f"Control {c.id}: {c.control.title}") for c in model.controls]
     titles += [("owners", "Owners"), ("findings", "Findings"), ("exemptions", "Exemptions and exceptions"),
-               ("changes", "Changes since the previous period"), ("methodology", "Methodology and provenance"),
-               ("signoff", "Sign-off")]
+               ("changes", "Changes since the previous period"), ("period", "Period population and roll-forward"),
+               ("ipe", "Completeness and accuracy (IPE)"), ("methodology", "Methodology and provenance"),
+               ("sample", "Audit sample"), ("signoff", "Sign-off")]
     return [Section(anchor=a, number=i, title=t) for i, (a, t) in enumerate(titles, start=1)]
 
 
@@ -191,6 +208,45 @@ def _most_overdue(clusters: pd.DataFrame) -> pd.DataFrame:
     return clusters.sort_values(["overdue", "openFindings"], ascending=False, kind="stable")
 
 
+def _items(value: Any, separator: str = "; ") -> list[str]:
+    """A "; "-separated cell (digests, sightings) as its items, for one line each."""
+    if value is None or _nan(value) or not str(value).strip():
+        return []
+    return [part for part in str(value).split(separator) if part]
+
+
+DIGEST_LINES = 6                # digests of one lineage named on a card or a row
+
+
+def _lineage_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the period population (or the sample) with their list cells split for display."""
+    return [{**r, "digest_list": _first(_items(r.get("digests")), DIGEST_LINES),
+             "sighting_list": _first(_items(r.get("sightings")), SIGHTING_LINES)} for r in rows]
+
+
+def _period_view(model: ReportModel, cap: int) -> dict[str, Any]:
+    """The period population's figures as the PDF lays them out: roll-forward rows (every severity,
+    then the total), the months of SLA attainment, and the lineages that missed or are past due."""
+    p = model.period
+    population = model.tables.period_population
+    if p is None:
+        return {"rollforward": [], "month_rows": _latest((), MONTH_ROWS),
+                "late_lineages": Capped(rows=[], total=0), "close_reasons": CLOSE_REASONS, "sla_verdicts": SLA_VERDICTS}
+    rollforward = [(s, p.by_severity[s]) for s in SEVERITY_ORDER if s in p.by_severity]
+    late = population["slaVerdict"].isin(("missed", "open-overdue")) if len(population) else None
+    late_rows = _capped(population, min(POPULATION_ROWS, cap), mask=late) if late is not None else Capped([], 0)
+    months = [r for r in p.monthly if r.fixed or r.severity == "All"]   # a severity without a fix that month: no row
+    return {"rollforward": rollforward, "month_rows": _latest(months, MONTH_ROWS),
+            "late_lineages": Capped(rows=_lineage_rows(late_rows.rows), total=late_rows.total),
+            "close_reasons": CLOSE_REASONS, "sla_verdicts": SLA_VERDICTS}
+
+
+def _sample_view(model: ReportModel) -> Capped:
+    """One evidence card per drawn item, in item order, capped at ``SAMPLE_CARDS``."""
+    cards = _capped(model.tables.audit_sample, SAMPLE_CARDS)
+    return Capped(rows=_lineage_rows(cards.rows), total=cards.total)
+
+
 def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base: Path) -> dict[str, Any]:
     """Everything the templates display: the model plus capped, grouped row lists.
 
@@ -225,6 +281,8 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
     matrix = [{"owner": o, "cells": [cells.get((o.owner, c.id)) for c in model.controls]} for o in owners]
 
     exemptions = t.exemptions
+    applies = exemptions["appliesToPolicy"].eq(True)   # the others are "not applicable to this policy" (DESIGN §6)
+    applicable = exemptions[applies]
     changes = t.changes
     change_cap = min(CHANGE_ROWS, cap)
     verdict_of = {str(cid).lower(): verdict for cid, verdict in zip(clusters["id"], clusters["derivedVerdict"])}
@@ -250,11 +308,20 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
         "owner_cluster_rows_total": min(OWNER_CLUSTER_ROWS_TOTAL, cap),
         "owner_blocks_max": min(OWNER_BLOCKS, OWNER_ROWS, cap),
         "matrix": matrix,
-        "policy_exemptions": _capped(exemptions[exemptions["kind"].eq("Policy exemption")], cap),
-        "exemption_groups": [(title, _capped(exemptions[exemptions["status"].eq(status)], cap))
+        "policy_exemptions": _capped(applicable[applicable["kind"].eq("Policy exemption")], cap),
+        "exemption_groups": [(title, _capped(applicable[applicable["status"].eq(status)], cap))
                              for title, status in EXEMPTION_GROUPS],
-        "new_rows": _capped(changes[changes["change"].eq("New")], change_cap),
-        "resolved_rows": _capped(changes[changes["change"].eq("Resolved")], change_cap),
+        "not_applicable": _capped(exemptions[~applies], cap),
+        "change_lists": [(title, _capped(changes[changes["change"].eq(value)], change_cap))
+                         for value, title in CHANGE_LISTS],
+        "owner_conflicts": _capped(clusters, min(CONFLICT_ROWS, cap), mask=clusters["ownerConflict"].eq(True)),
+        **_period_view(model, cap),
+        "sample_cards": _sample_view(model),
+        "population_sheet": POPULATION_SHEET,
+        "sample_sheet": SAMPLE_SHEET,
+        "month_sheet": MONTH_SHEET,
+        "ipe_sheet": IPE_SHEET,
+        "reconciliation_sheet": RECONCILIATION_SHEET,
         "changes_by_owner": _capped(t.changes_by_owner, min(OWNER_ROWS, cap)),
         "signoff_roles": SIGNOFF_ROLES,
         "due_date_method": due_date_method(model.meta.sla_days),
