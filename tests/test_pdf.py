@@ -598,7 +598,7 @@ def test_gaps_render_as_plain_statements(tmp_path):
     assert "no earlier month to compare" in html
     assert "No finding is open." in html
     assert "no compliance figure" in html and "No data" in html and "no counted policy state" in html
-    assert "no resolved findings in the history" in html
+    assert "no vulnerability fixed in the history" in html
     assert html.count("<p class=\"empty\">None.</p>") == 3  # the three exemption groups
 
 
