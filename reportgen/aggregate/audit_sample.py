@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reportgen.aggregate.common import per_value
 from reportgen.aggregate.model import (
     POPULATION_COLUMNS, SAMPLE_COLUMNS, SEVERITY_ORDER, AuditSample, ReportModel,
 )
@@ -117,27 +118,36 @@ def draw(population: pd.DataFrame, size: int, seed: int, *,
     if missing:
         raise UsageError(f"{where}: missing column {missing[0]!r}")
     frame = population.loc[:, list(POPULATION_COLUMNS)].reset_index(drop=True)
-    ids = frame["lineageId"].map(_text)
+    ids = per_value(frame["lineageId"], _text)
     if (ids == "").any():
         raise UsageError(f"{where}: row {int((ids == '').idxmax()) + 1} has no lineageId")
     if ids.duplicated().any():
         raise UsageError(f"{where}: lineage {ids[ids.duplicated()].iloc[0]} appears twice "
                          f"(one row per lineage)")
-    severities = frame["severity"].map(_text)
+    severities = per_value(frame["severity"], _text)
     odd = severities[~severities.isin(SEVERITY_ORDER)]
     if len(odd):
         raise UsageError(f"{where}: lineage {ids[odd.index[0]]}: severity {odd.iloc[0]!r} is not one of "
                          f"{', '.join(SEVERITY_ORDER)}")
-    outcomes = [outcome_of(v, r, i, where) for v, r, i in zip(frame["slaVerdict"], frame["closeReason"], ids)]
-    keys = [draw_key(seed, i) for i in ids]
+    # the outcome of each distinct (verdict, reason) pair, worked out once (a million rows hold a dozen)
+    verdicts = per_value(frame["slaVerdict"], _text).tolist()
+    reasons = per_value(frame["closeReason"], _text).tolist()
+    outcome_by_pair: dict[tuple[str, str], str] = {}
+    for pair, lineage in zip(zip(verdicts, reasons), ids.tolist()):
+        if pair not in outcome_by_pair:
+            outcome_by_pair[pair] = outcome_of(pair[0], pair[1], lineage, where)
+    outcomes = [outcome_by_pair[pair] for pair in zip(verdicts, reasons)]
+    keys = [draw_key(seed, i) for i in ids.tolist()]
     strata = [(s, o) for s in SEVERITY_ORDER for o in OUTCOME_ORDER]   # in stratum order
     rank = {st: i for i, st in enumerate(strata)}
-    frame = frame.assign(item=0, stratum=[stratum_label(s, o) for s, o in zip(severities, outcomes)],
-                         drawKey=keys, _rank=[rank[st] for st in zip(severities, outcomes)])
+    labels = {st: stratum_label(*st) for st in strata}
+    pairs_so = list(zip(severities.tolist(), outcomes))
+    frame = frame.assign(item=0, stratum=pd.Series([labels[st] for st in pairs_so], dtype=object),
+                         drawKey=pd.Series(keys, dtype=object), _rank=[rank[st] for st in pairs_so])
     frame = frame.sort_values(["_rank", "drawKey"], kind="stable").reset_index(drop=True)
 
     sizes = {st: 0 for st in strata}
-    for st in zip(severities, outcomes):
+    for st in pairs_so:
         sizes[st] += 1
     counts = allocate(sizes, size) if size else {st: 0 for st in strata if sizes[st]}
     # the first counts[stratum] rows of each stratum, which is sorted by draw key
