@@ -17,7 +17,7 @@ from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, parse_json, pct, per_value, severity_counts, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, load_exceptions
 from reportgen.aggregate.audit_sample import with_audit_sample
-from reportgen.aggregate.exemptions import exemptions_table
+from reportgen.aggregate.exemptions import covering, crediting_order, exemptions_table
 from reportgen.aggregate.findings import INDIVIDUAL, UNRECORDED, FindingKeys, SnapshotFacts, snapshot_facts, timeline
 from reportgen.aggregate.ipe import build_ipe
 from reportgen.aggregate.lineage import EvidenceStart, LineageKeys, LineageTracker
@@ -295,20 +295,20 @@ def _exemption_evidence(findings: pd.DataFrame, exceptions: tuple[LocalException
     approvals = {f"Local exception {e.id}: {e.reason}": (f"Local exception {e.id}: {e.reason} (approved by {e.approver}"
                                                          + (f", ticket {e.ticket}" if e.ticket else "")
                                                          + f", expires {e.expires:%Y-%m-%d})") for e in exceptions}
-    policy = exemptions[exemptions["kind"].eq("Policy exemption") & exemptions["appliesToPolicy"].astype(bool)
-                        & exemptions["status"].ne("Expired")]
-    candidates = sorted(((str(r["scope"] or "").rstrip("/").lower(), str(r["name"]), r) for _, r in policy.iterrows()),
-                        key=lambda c: (-len(c[0]), c[1]))
+    rows = exemptions.to_dict("records")
+    candidates = crediting_order(rows)   # the order exemptions_table credits exempt findings in
 
     def policy_text(rid: str) -> str:
-        for scope, name, r in candidates:
-            if scope and (rid == scope or rid.startswith(scope + "/")):
-                approval = ", ".join(f"{label} {r[col]}" for label, col in (
-                    ("approved by", "approver"), ("requested by", "requester"), ("ticket", "ticket"),
-                    ("created by", "createdBy")) if str(r[col] or "").strip())
-                expiry = "no expiry" if r["noExpiry"] else f"expires {pd.Timestamp(r['expiresOn']):%Y-%m-%d}"
-                return f"Exempt in Defender: policy exemption {name} ({r['category']}; {approval or 'no approval recorded'}; {expiry})"
-        return "Exempt in Defender: no applicable policy exemption in the snapshot covers its cluster"
+        i = covering(candidates, rid)
+        if i is None:
+            return "Exempt in Defender: no applicable policy exemption in the snapshot covers its cluster"
+        r = rows[i]
+        approval = ", ".join(f"{label} {r[col]}" for label, col in (
+            ("approved by", "approver"), ("requested by", "requester"), ("ticket", "ticket"),
+            ("created by", "createdBy")) if str(r[col] or "").strip())
+        expiry = "no expiry" if r["noExpiry"] else f"expires {pd.Timestamp(r['expiresOn']):%Y-%m-%d}"
+        return (f"Exempt in Defender: policy exemption {r['name']} ({r['category']}; "
+                f"{approval or 'no approval recorded'}; {expiry})")
 
     texts = {}
     for lineage, rid, text_ in zip(exempt["lineage"].tolist(), exempt["rid"].tolist(), exempt["exemption"].tolist()):

@@ -134,6 +134,19 @@ def _scope_contains(scope: str, rid: str) -> bool:
     return bool(scope) and (rid == scope or rid.startswith(scope + "/"))
 
 
+def crediting_order(rows: list[Mapping]) -> list[tuple[str, str, int]]:
+    """(scope lower-cased, name, position) of the policy exemption rows that can explain Defender's
+    Exempt state now (applicable and not expired), most specific scope first, ties by name."""
+    return sorted(((str(r["scope"] or "").rstrip("/").lower(), str(r["name"]), i) for i, r in enumerate(rows)
+                   if r["kind"] == "Policy exemption" and r["appliesToPolicy"] and r["status"] != "Expired"),
+                  key=lambda c: (-len(c[0]), c[1]))
+
+
+def covering(candidates: list[tuple[str, str, int]], rid: str) -> int | None:
+    """The position of the exemption an exempt finding on cluster ``rid`` is credited to, else None."""
+    return next((i for scope, _, i in candidates if _scope_contains(scope, rid)), None)
+
+
 def exemptions_table(snapshot: Snapshot, exceptions: tuple[LocalException, ...], findings: pd.DataFrame,
                      config: RunConfig) -> tuple[pd.DataFrame, int]:
     """The exemptions table (EXEMPTION_COLUMNS) and the number of exempt findings attributed to no row.
@@ -200,14 +213,11 @@ def _attribute(rows: list[dict], findings: pd.DataFrame, policy_rows: int) -> in
     unknown_local = reasons.str.startswith(LOCAL_PREFIX) & ~taken   # an exception not in the file: never guessed
     taken |= unknown_local
     # policy exemptions that can explain Defender's Exempt state now: applicable and not expired
-    candidates = sorted(((str(rows[i]["scope"] or "").rstrip("/").lower(), str(rows[i]["name"]), i)
-                         for i in range(policy_rows)
-                         if rows[i]["appliesToPolicy"] and rows[i]["status"] != "Expired"),
-                        key=lambda c: (-len(c[0]), c[1]))
+    candidates = crediting_order([rows[i] for i in range(policy_rows)])
     per_rid = exempt.loc[~taken, "rid"].fillna("").astype(str).str.lower().value_counts(sort=False)
     unattributed = int(unknown_local.sum())
     for rid, count in per_rid.items():
-        owner = next((i for scope, _, i in candidates if _scope_contains(scope, rid)), None)
+        owner = covering(candidates, rid)
         if owner is None:
             unattributed += int(count)
         else:
