@@ -128,14 +128,17 @@ def collect(config_file: Path | None, period: str | None, out: Path) -> None:
 @click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Folder of earlier snapshots.")
 @click.option("--sign-key", type=click.Path(path_type=Path), default=None,
               help="Ed25519 private key (PEM) to sign manifest.json with (writes manifest.json.sig).")
+@click.option("--split-by", "split_by", type=click.Choice(["owner"]), default=None,
+              help="Also write one pack per owner in by-owner/<owner>/ (each verifiable on its own).")
 @_sample_options
 def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir: Path | None,
-           sign_key: Path | None, sample_size: int | None, sample_seed: int | None) -> None:
+           sign_key: Path | None, split_by: str | None, sample_size: int | None, sample_seed: int | None) -> None:
     """Render an evidence pack from a snapshot."""
     from reportgen import pipeline
     from reportgen.config import load_config, with_audit_sample
     config = with_audit_sample(load_config(config_file), sample_size, sample_seed)
-    result = pipeline.render(snapshot_dir, out, config, history_dir=history_dir, sign_key=sign_key)
+    result = pipeline.render(snapshot_dir, out, config, history_dir=history_dir, sign_key=sign_key,
+                             split_by=split_by)
     click.echo(f"Evidence pack written to {result.pack_dir}" + (" (signed)" if sign_key else ""))
 
 
@@ -146,14 +149,17 @@ def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir:
 @click.option("--history-dir", type=click.Path(path_type=Path), default=None, help="Folder of earlier snapshots.")
 @click.option("--sign-key", type=click.Path(path_type=Path), default=None,
               help="Ed25519 private key (PEM) to sign manifest.json with.")
+@click.option("--split-by", "split_by", type=click.Choice(["owner"]), default=None,
+              help="Also write one pack per owner in by-owner/<owner>/ (each verifiable on its own).")
 @_sample_options
 def run(config_file: Path | None, period: str | None, out: Path, history_dir: Path | None,
-        sign_key: Path | None, sample_size: int | None, sample_seed: int | None) -> None:
+        sign_key: Path | None, split_by: str | None, sample_size: int | None, sample_seed: int | None) -> None:
     """Collect from Azure and render the pack in one go."""
     from reportgen import pipeline
     from reportgen.config import load_config, with_audit_sample
     config = with_audit_sample(load_config(config_file), sample_size, sample_seed)
-    result = pipeline.run(config, _period(period), out, history_dir=history_dir, sign_key=sign_key)
+    result = pipeline.run(config, _period(period), out, history_dir=history_dir, sign_key=sign_key,
+                          split_by=split_by)
     click.echo(f"Evidence pack written to {result.pack_dir}")
 
 

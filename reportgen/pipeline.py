@@ -62,7 +62,8 @@ def build(snapshot_dir: Path, config: RunConfig, history_dir: Path | None = None
 
 
 def render(snapshot_dir: Path, out: Path, config: RunConfig, history_dir: Path | None = None,
-           progress: Progress | None = None, sign_key: Path | None = None) -> RenderResult:
+           progress: Progress | None = None, sign_key: Path | None = None,
+           split_by: str | None = None) -> RenderResult:
     """Render the pack for ``snapshot_dir`` into ``out``; ``sign_key`` (Ed25519 PEM) also signs it.
 
     ``out`` is checked before any work: an existing folder is replaced only when it is a
@@ -73,8 +74,32 @@ def render(snapshot_dir: Path, out: Path, config: RunConfig, history_dir: Path |
     check_pack_target(out, _inputs(config, snapshot=snapshot_dir, history_dir=history_dir, sign_key=sign_key))
     key = signing.load_private_key(sign_key) if sign_key is not None else None  # a bad key fails before the work
     model = build(snapshot_dir, config, history_dir, progress)
-    files = write_pack(model, snapshot_dir, out, progress=progress, key=key)
+    extra = None
+    if split_by is not None:
+        model, extra = _owner_split(model, snapshot_dir, config, history_dir, progress, key)
+    files = write_pack(model, snapshot_dir, out, progress=progress, key=key, extra=extra)
     return RenderResult(pack_dir=out, files=tuple(files), model=model)
+
+
+def _owner_split(model: ReportModel, snapshot_dir: Path, config: RunConfig, history_dir: Path | None,
+                 progress: Progress, key):
+    """``--split-by owner``: the main model with its by-owner index, and the step that writes the
+    owner packs (each rendered by the same code path, from its filtered snapshot)."""
+    from dataclasses import replace
+    from reportgen.pack import split
+    from reportgen.pack.writer import write_pack_files
+    slices = split.owner_slices(model)
+    model = replace(model, by_owner=split.by_owner_entries(slices))
+    snap = read_snapshot(snapshot_dir)
+    history = list_history(history_dir, before=snap.collected_at)
+
+    def extra(pack: Path) -> None:
+        with progress.step(f"Writing {len(slices)} per-owner packs"):
+            split.write_owner_packs(
+                model, snapshot_dir, history, pack, slices,
+                build=lambda s, h: build(s, config, h),
+                write_files=lambda m, s, dest: write_pack_files(m, s, dest, key=key))
+    return model, extra
 
 
 def _inputs(config: RunConfig, *, snapshot: Path | None = None, history_dir: Path | None = None,
@@ -86,15 +111,15 @@ def _inputs(config: RunConfig, *, snapshot: Path | None = None, history_dir: Pat
 
 
 def run(config: RunConfig, period: tuple[date, date] | None, out: Path, history_dir: Path | None = None,
-        sign_key: Path | None = None) -> RenderResult:
+        sign_key: Path | None = None, split_by: str | None = None) -> RenderResult:
     out = Path(out)
     check_pack_target(out, _inputs(config, history_dir=history_dir, sign_key=sign_key))  # before collecting
     with build_beside(out.with_name(f"{out.name}.collect")) as work:
         snapshot = collect(config, period, work / "snapshot")
-        return render(snapshot, out, config, history_dir=history_dir, sign_key=sign_key)
+        return render(snapshot, out, config, history_dir=history_dir, sign_key=sign_key, split_by=split_by)
 
 
-def demo(out: Path, config: RunConfig | None = None) -> RenderResult:
+def demo(out: Path, config: RunConfig | None = None, split_by: str | None = "owner") -> RenderResult:
     """Sample tenant with six months of history, rendered into ``out/pack`` (default config, or
     ``config``: e.g. another audit sample size or seed).
 
@@ -108,7 +133,8 @@ def demo(out: Path, config: RunConfig | None = None) -> RenderResult:
     if history.exists():
         shutil.rmtree(history)   # only sample snapshots, checked above
     make_sample(current, history_dir=history, months=DEMO_MONTHS, progress=progress)
-    return render(current, out / "pack", config or RunConfig(), history_dir=history, progress=progress)
+    return render(current, out / "pack", config or RunConfig(), history_dir=history, progress=progress,
+                  split_by=split_by)
 
 
 def _demo_replaceable(folder: Path) -> str | None:

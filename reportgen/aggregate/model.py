@@ -447,3 +447,5 @@ class ReportModel:
     exemptions_unattributed: int = 0
     ipe: Ipe | None = None
     audit_sample: AuditSample | None = None
+    # --split-by owner: one {owner, folder, clusters, open_findings} per owner pack in by-owner/ (else empty)
+    by_owner: tuple[Mapping[str, object], ...] = ()

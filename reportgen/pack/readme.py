@@ -79,8 +79,18 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
     out += _section("Files")
     out += _para("Every file below except manifest.json and manifest.json.sig is listed with its sha256 and size "
                  "in manifest.json.")
-    for rel in files + [MANIFEST, SIGNATURE]:
+    for rel in [f for f in files if not f.startswith("by-owner/")] + [MANIFEST, SIGNATURE]:
         out += _entry(rel, describe_file(rel, model))
+    if model.by_owner:
+        out += _section("Per-owner packs (by-owner/)")
+        out += _para("Each folder below is a complete evidence pack holding only that owner's clusters and their "
+                     "findings, rendered from a copy of this pack's snapshot filtered to those clusters (its "
+                     "snapshot/snapshot.json records derived_from: this run id, this snapshot's sha256, the filter "
+                     "and the cluster ids). Each verifies on its own (reportgen verify PACK/by-owner/FOLDER), and "
+                     "every one of its files is also listed in this pack's manifest.json.")
+        for entry in model.by_owner:
+            out += _entry(f"{entry['folder']}/", f"{entry['owner']}: {entry['clusters']:,} clusters, "
+                                                  f"{entry['open_findings']:,} open findings")
 
     out += _section("How the figures were produced")
     defs = ", ".join(m.policy_definition_ids)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -48,23 +48,26 @@ def check_pack_target(out: Path, inputs: Mapping[str, Path | None]) -> Path:
 
 
 def write_pack(model: ReportModel, snapshot_dir: Path, out: Path, *, progress: Progress = QUIET,
-               key: Ed25519PrivateKey | None = None) -> list[str]:
+               key: Ed25519PrivateKey | None = None, extra: Callable[[Path], None] | None = None) -> list[str]:
     """Build the pack beside ``out`` and swap it into place; return its files (manifest included)."""
     out = Path(out)
     with build_beside(out) as tmp:
-        write_pack_files(model, snapshot_dir, tmp, progress=progress, key=key)
+        write_pack_files(model, snapshot_dir, tmp, progress=progress, key=key, extra=extra)
         files = pack_files(tmp) + [MANIFEST]
         swap_into_place(tmp, out)
     return files
 
 
 def write_pack_files(model: ReportModel, snapshot_dir: Path, pack: Path, *, progress: Progress = QUIET,
-                     key: Ed25519PrivateKey | None = None) -> None:
-    """Every file of the pack into the (empty) folder ``pack``."""
+                     key: Ed25519PrivateKey | None = None, extra: Callable[[Path], None] | None = None) -> None:
+    """Every file of the pack into the (empty) folder ``pack``; ``extra(pack)`` adds files (the
+    per-owner packs) before README.txt and the manifest, which then index and hash them too."""
     copy_snapshot(snapshot_dir, pack / SNAPSHOT_DIR, model.meta.snapshot_fingerprint)
     for output in outputs():
         with progress.step(output.step or f"Writing {output.main_file}"):
             output.write(model, pack)
+    if extra is not None:
+        extra(pack)
     write_readme(model, pack, pack_files(pack))
     write_manifest(pack, run_id=model.meta.run_id, snapshot_fingerprint=model.meta.snapshot_fingerprint,
                    as_of=utc_iso(model.meta.as_of),

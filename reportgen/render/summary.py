@@ -24,7 +24,7 @@ SUMMARY = "summary.json"
 def summary_dict(model: ReportModel) -> dict:
     m = model.meta
     f = model.findings
-    return {
+    out = {
         "schema": SCHEMA,
         "tool": {"name": "reportgen", "version": m.tool_version},
         "run_id": m.run_id,
@@ -72,6 +72,9 @@ def summary_dict(model: ReportModel) -> dict:
         "gaps": [{"kind": g.kind, "title": g.title, "message": g.message, "dataset": g.dataset,
                   "members": list(g.members)} for g in model.gaps],
     }
+    if model.by_owner:  # --split-by owner only: the owner -> folder index of by-owner/
+        out["by_owner"] = [dict(e) for e in model.by_owner]
+    return out
 
 
 def _roll(r: RollForward) -> dict:
