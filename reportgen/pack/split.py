@@ -57,9 +57,11 @@ def owner_slugs(owners: Iterable[str]) -> dict[str, str]:
     """owner -> unique safe folder name ([a-z0-9-], at most SLUG_MAX + a short hash)."""
     out: dict[str, str] = {}
     used: set[str] = set()
-    for owner in sorted(set(owners)):
+    owners = sorted(set(owners))
+    clean = [o for o in owners if slugify(o) == o]     # already a safe name: kept as it is
+    for owner in clean + [o for o in owners if slugify(o) != o]:
         slug = slugify(owner)
-        if slug in used or slug != re.sub(r"[^a-z0-9-]", "", str(owner).lower()):
+        if slug in used or slug != owner:
             # lossy or colliding: a stable suffix from the exact owner text keeps it unique
             slug = f"{slug}-{hashlib.sha256(str(owner).encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
         n = 2

@@ -281,7 +281,8 @@ def deep_check(pack_dir: Path, config: RunConfig | None = None, history_dir: Pat
             config = _recorded_sample_config(folder)
         try:
             result = pipeline.render(snapshot, Path(tmp) / "pack", config or RunConfig(),
-                                     history_dir=history_dir, progress=QUIET)
+                                     history_dir=history_dir, progress=QUIET,
+                                     split_by="owner" if _recorded_split(folder) else None)
         except ReportgenError as exc:
             return DeepCheck(not_run=f"re-rendering the snapshot failed: {exc.one_line()}")
         with PackFolder(result.pack_dir) as again:
@@ -309,6 +310,15 @@ def _recorded_sample_config(folder: PackFolder) -> RunConfig | None:
         return None
     from reportgen.config import with_audit_sample
     return with_audit_sample(RunConfig(), size, seed)
+
+
+def _recorded_split(folder: PackFolder) -> bool:
+    """True when summary.json indexes per-owner packs (rendered with --split-by owner)."""
+    try:
+        summary = json.loads(folder.read_bytes(SUMMARY).decode("utf-8"))
+    except (OSError, NotRegular, ValueError):
+        return False
+    return isinstance(summary, dict) and bool(summary.get("by_owner"))
 
 
 def _recorded_changes(folder: PackFolder) -> object | None:
