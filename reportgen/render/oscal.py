@@ -591,7 +591,8 @@ def _compact(obj: dict) -> dict:
 OUTPUT = Output(
     name="oscal", files=(OSCAL_FILE,), step="Writing the OSCAL assessment results",
     description="OSCAL 1.1.2 assessment results: one result for the period, observations per control with links "
-                "to the evidence files and their sha256, findings per control and per non-compliant cluster "
+                "to the evidence files and their sha256 (evidence-pack.pdf, which embeds this file and is written after "
+                "it, by path only: its sha256 is in manifest.json), findings per control and per non-compliant cluster "
                 "(owner, due date), risks for overdue critical findings.",
     write=lambda model, pack: [write_assessment_results(model, pack)],
 )
