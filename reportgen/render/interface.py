@@ -11,6 +11,11 @@ hash the files they cite) comes after them. Adding a document is one module with
 The pack's own index files (README.txt, manifest.json and its signature) are written by
 the pack stage (``reportgen.pack``) after every output; their names are here so that an
 output can link to them without importing the stage above it.
+
+One exception to "linked documents first": evidence-pack.pdf embeds the OSCAL results
+(PDF/A-3 associated file), so OSCAL is written before it and cites the PDF by path and media
+type only, without a sha256; the PDF's hash is in manifest.json. Nothing the PDF embeds
+depends on the PDF's bytes, so there is no cycle.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ OUTPUTS: tuple[str, ...] = (
     "reportgen.render.excel",
     "reportgen.render.csv_export",
     "reportgen.render.charts",
+    "reportgen.render.oscal",   # before the PDF, which embeds it; it cites the PDF by path, unhashed
     "reportgen.render.pdf",
-    "reportgen.render.oscal",
 )
 
 README = "README.txt"

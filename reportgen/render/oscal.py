@@ -3,7 +3,8 @@
 One result covers the period (start = period start, end = the as-of time, or the period's
 last second when collection came later). Per control (``ds-6``, ``pv-6``) there is an
 observation with the collected evidence: links to the pack's files with their sha256, also
-listed as back-matter resources with SHA-256 hashes. Findings say per control whether its
+listed as back-matter resources with SHA-256 hashes (except evidence-pack.pdf, written after
+this file because it embeds it: cited by path, its hash is in manifest.json). Findings say per control whether its
 objective is satisfied, and per non-compliant AKS cluster who owns it and when its open
 findings fall due; each overdue critical finding is a risk with its deadline. Clusters
 are inventory items; owners are parties with the ``asset-owner`` role.
@@ -66,6 +67,11 @@ TIMELINESS_EVIDENCE = (
     + tuple(_dataset(name)[0] for name in ("governance_assignments", "finding_history", "resource_containers"))
     + tuple(_dataset(name)[1] for name in ("governance_assignments", "finding_history", "resource_containers"))
 )
+# Pack files written after this one and so cited by path without a sha256: the PDF embeds this
+# file (PDF/A-3 attachment), so it is written after it (render/interface.py); manifest.json has its hash.
+UNHASHED = (PDF,)
+UNHASHED_NOTE = (" Written after these results, which it embeds as an attachment, so cited here without a hash; "
+                 "its sha256 is in manifest.json.")
 MEDIA_TYPES = {".pdf": "application/pdf", ".json": "application/json", ".csv": "text/csv",
                ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                ".parquet": "application/vnd.apache.parquet", ".kql": "text/plain", ".txt": "text/plain",
@@ -226,6 +232,9 @@ class _Builder:
     def evidence_for(self, paths: Iterable[str]) -> list[dict]:
         out = []
         for rel in paths:
+            if rel in UNHASHED:
+                out.append(self._unhashed_link(rel))
+                continue
             if rel == OSCAL_FILE or not (self.pack / rel).is_file():
                 continue
             resource = self.evidence.get(rel) or self._resource(rel)
@@ -237,6 +246,19 @@ class _Builder:
                 "links": [{"href": f"#{resource['uuid']}", "rel": "reference", "text": _line(rel)}],
             })
         return out
+
+    def _unhashed_link(self, rel: str) -> dict:
+        """A pack file written after this one (see UNHASHED): linked by path, no sha256."""
+        resource = self.evidence.get(rel)
+        if resource is None:
+            resource = {"uuid": self.uuid("resource", rel), "title": _line(rel),
+                        "description": describe_file(rel, self.model) + UNHASHED_NOTE,
+                        "props": [_p("path", rel)],
+                        "rlinks": [{"href": _href(rel), "media-type": MEDIA_TYPES[Path(rel).suffix]}]}
+            self.evidence[rel] = resource
+        return {"href": _href(rel), "description": describe_file(rel, self.model) + UNHASHED_NOTE,
+                "props": [_p("path", rel)],
+                "links": [{"href": f"#{resource['uuid']}", "rel": "reference", "text": _line(rel)}]}
 
     def _resource(self, rel: str) -> dict:
         path = self.pack / rel
@@ -569,7 +591,8 @@ def _compact(obj: dict) -> dict:
 OUTPUT = Output(
     name="oscal", files=(OSCAL_FILE,), step="Writing the OSCAL assessment results",
     description="OSCAL 1.1.2 assessment results: one result for the period, observations per control with links "
-                "to the evidence files and their sha256, findings per control and per non-compliant cluster "
+                "to the evidence files and their sha256 (evidence-pack.pdf, which embeds this file and is written after "
+                "it, by path only: its sha256 is in manifest.json), findings per control and per non-compliant cluster "
                 "(owner, due date), risks for overdue critical findings.",
     write=lambda model, pack: [write_assessment_results(model, pack)],
 )

@@ -21,6 +21,7 @@ import logging
 import mimetypes
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
@@ -33,6 +34,7 @@ from reportgen.aggregate.findings import due_date_method
 from reportgen.aggregate.model import SEVERITY_ORDER, ReportModel
 from reportgen.assets import asset_dir
 from reportgen.errors import RenderError
+from reportgen.render import archival
 from reportgen.render import charts as charts_mod
 from reportgen.render import text
 from reportgen.render.environment import TextCuts, environment
@@ -364,8 +366,9 @@ def render_html(model: ReportModel, charts: Sequence[charts_mod.Chart], html_bas
 
 
 def html_to_pdf(html: str, *, html_base: Path, allowed_dirs: Sequence[Path], identifier: bytes | None = None,
-                fetcher=None) -> bytes:
-    """Lay out ``html`` with the shipped stylesheet and fonts; fetch only inside ``allowed_dirs``."""
+                fetcher=None, attachments: Sequence[archival.Embedded] = (), created: datetime | None = None) -> bytes:
+    """Lay out ``html`` with the shipped stylesheet and fonts; fetch only inside ``allowed_dirs``;
+    write it as tagged PDF/A-3b with ``attachments`` embedded (``reportgen.render.archival``)."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
@@ -374,14 +377,47 @@ def html_to_pdf(html: str, *, html_base: Path, allowed_dirs: Sequence[Path], ide
     fonts = FontConfiguration()
     css = CSS(filename=str(templates / STYLESHEET), font_config=fonts, url_fetcher=fetcher)
     document = HTML(string=html, base_url=str(html_base.resolve()) + "/", url_fetcher=fetcher).render(
-        stylesheets=[css], font_config=fonts)
-    return document.write_pdf(pdf_identifier=identifier, uncompressed_pdf=False)
+        stylesheets=[css], font_config=fonts, **archival.render_options())
+    return archival.archival_pdf_bytes(document, attachments=attachments, identifier=identifier,
+                                       created=created or datetime(1970, 1, 1, tzinfo=timezone.utc),
+                                       url_fetcher=fetcher)
 
 
-def write_pdf(model: ReportModel, path: Path, charts_dir: Path) -> Path:
-    """Render the evidence-pack PDF for ``model`` into ``path``, showing the charts already drawn
-    into ``charts_dir`` by the charts output."""
+# Pack files embedded in the PDF (PDF/A-3 associated files), when present next to it: name, MIME,
+# AFRelationship. summary.json holds the PDF's figures as data; the OSCAL results supplement it.
+# The OSCAL output is written BEFORE the PDF (render/interface.py OUTPUTS) so it can be embedded;
+# it therefore cites evidence-pack.pdf by path only, without a hash (the manifest hashes the PDF),
+# and nothing the PDF embeds refers back to the PDF's bytes: there is no cycle.
+EMBEDDED_FILES = (
+    ("summary.json", "application/json", "Data",
+     "summary.json: the figures of this report as data (the same numbers as printed)."),
+    ("oscal/assessment-results.json", "application/json", "Supplement",
+     "OSCAL 1.1.2 assessment results of this pack (observations, findings and risks per control); "
+     "it cites this PDF by path, and manifest.json holds the PDF's sha256."),
+)
+
+
+def pack_attachments(pack_dir: Path) -> list[archival.Embedded]:
+    """The pack files of ``EMBEDDED_FILES`` present in ``pack_dir``, as attachments."""
+    out = []
+    for rel, mime, relationship, description in EMBEDDED_FILES:
+        file = Path(pack_dir) / rel
+        if file.is_file():
+            out.append(archival.Embedded(name=Path(rel).name, data=file.read_bytes(), mime=mime,
+                                         description=description, relationship=relationship))
+        else:
+            log.debug("not embedding %s in the PDF: it is not in %s", rel, pack_dir)
+    return out
+
+
+def write_pdf(model: ReportModel, path: Path, charts_dir: Path,
+              attachments: Sequence[archival.Embedded] | None = None) -> Path:
+    """Render the evidence-pack PDF for ``model`` into ``path`` as tagged PDF/A-3b, showing the charts
+    already drawn into ``charts_dir`` by the charts output and embedding ``attachments`` (by default
+    the ``EMBEDDED_FILES`` already written next to ``path``)."""
     path, charts_dir = Path(path), Path(charts_dir)
+    if attachments is None:
+        attachments = pack_attachments(path.parent)
     html_base = path.parent
     drawn = charts_mod.planned_charts(charts_dir)
     missing = [c.svg.name for c in drawn if not c.svg.is_file()]
@@ -391,7 +427,8 @@ def write_pdf(model: ReportModel, path: Path, charts_dir: Path) -> Path:
     try:
         html = render_html(model, drawn, html_base)
         data = html_to_pdf(html, html_base=html_base, allowed_dirs=(charts_dir,),
-                           identifier=model.meta.snapshot_fingerprint[:32].encode("ascii"))
+                           identifier=model.meta.snapshot_fingerprint[:32].encode("ascii"),
+                           attachments=attachments, created=model.meta.as_of.to_pydatetime())
     except RenderError:
         raise
     except Exception as exc:  # a template or layout bug must not leave a half-written pack
@@ -406,7 +443,7 @@ def write_pdf(model: ReportModel, path: Path, charts_dir: Path) -> Path:
 
 OUTPUT = Output(
     name="pdf", files=(PDF,), step="Rendering the PDF",
-    description="The report for people: cover, executive summary and charts, scope and coverage, one section per "
+    description="The report for people, as tagged PDF/A-3b with summary.json and the OSCAL results embedded: cover, executive summary and charts, scope and coverage, one section per "
                 "control, owners, top findings, exemptions and exceptions, changes since the previous snapshot, "
                 "methodology and provenance appendix (every query's text and sha256), sign-off page.",
     write=lambda model, pack: [write_pdf(model, pack / PDF, charts_dir=pack / charts_mod.CHARTS_DIR)],
