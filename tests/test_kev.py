@@ -119,3 +119,22 @@ def test_snapshot_round_trip(tmp_path: Path):
     old = read_snapshot(write_snapshot(tmp_path / "old", frames, collected_at=datetime(2026, 12, 1, tzinfo=timezone.utc),
                                        period=(date(2026, 11, 1), date(2026, 11, 30)), source="test", run_id="r2"))
     assert kev.DATASET not in old.frames
+
+
+def test_due_date_rule_kev_stricter_and_sla_stricter():
+    import pandas as pd
+    from reportgen.aggregate.findings import apply_known_exploited
+    cat = kev.parse(feed_bytes(), "feed.json").frame
+    utc = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
+    findings = pd.DataFrame({
+        "cveId": ["CVE-2024-3094", "CVE-2023-44487", "CVE-2099-0001"], "state": ["Open", "Open", "Open"],
+        "dueDate": pd.Series([utc("2026-12-10"), utc("2023-10-20"), utc("2026-12-10")]).astype("datetime64[us, UTC]"),
+        "dueSource": ["sla", "governance", "sla"]})
+    out = apply_known_exploited(findings, cat, utc("2026-12-01"))
+    assert list(out["knownExploited"]) == [True, True, False]
+    assert list(out["dueSource"]) == ["kev", "governance", "sla"]       # KEV stricter / SLA stricter / not in KEV
+    assert str(out["dueDate"].iloc[0].date()) == "2026-11-22" and bool(out["overdue"].iloc[0])
+    assert str(out["dueDate"].iloc[1].date()) == "2023-10-20"
+    assert not bool(out["overdue"].iloc[2])
+    unchecked = apply_known_exploited(findings, None, utc("2026-12-01"))
+    assert not unchecked["knownExploited"].any() and list(unchecked["dueSource"]) == ["sla", "governance", "sla"]
