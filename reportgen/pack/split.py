@@ -104,7 +104,9 @@ def filter_frames(frames: Mapping[str, pd.DataFrame], rids: set[str]) -> dict[st
     keep("regulatory_compliance", _low(frames["regulatory_compliance"]["subscriptionId"]).isin(subs))
     for name in ("assessment_history", "finding_history"):
         keep(name, _low(frames[name]["AssessedResourceId"]).isin(rids))
-    missing = set(DATASETS) - set(out)
+    for name, frame in frames.items():
+        out.setdefault(name, frame)   # tenant-independent data (the known-exploited catalogue) is kept whole
+    missing = (set(DATASETS) & set(frames)) - set(out)
     assert not missing, missing
     return out
 
