@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from reportgen.aggregate.executive import Executive
 
 SEVERITY_ORDER: tuple[str, ...] = ("Critical", "High", "Medium", "Low", "Unknown")
 
@@ -447,3 +450,4 @@ class ReportModel:
     exemptions_unattributed: int = 0
     ipe: Ipe | None = None
     audit_sample: AuditSample | None = None
+    executive: "Executive | None" = None        # the executive one-pager's figures (aggregate/executive.py)
