@@ -91,6 +91,23 @@ class KnownExploitedConfig:
 
 
 @dataclass(frozen=True)
+class TargetsConfig:
+    """Targets of the executive page: red/amber/green status of each figure against them."""
+
+    overdue_critical_max: int = 0          # open critical findings past their due date, at most
+    sla_attainment_min_pct: float = 95.0   # fixed within SLA, at least (percent)
+    compliance_min_pct: float = 90.0       # each control's compliance, at least (percent)
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Production vs non-production: a tag read from the cluster, then resource group, then subscription."""
+
+    tag_keys: tuple[str, ...] = ("environment", "env")
+    production_values: tuple[str, ...] = ("prod", "production")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     scope: ScopeConfig = field(default_factory=ScopeConfig)
     azure: AzureConfig = field(default_factory=AzureConfig)
@@ -102,6 +119,8 @@ class RunConfig:
     report: ReportConfig = field(default_factory=ReportConfig)
     audit_sample: AuditSampleConfig = field(default_factory=AuditSampleConfig)
     known_exploited: KnownExploitedConfig = field(default_factory=KnownExploitedConfig)
+    targets: TargetsConfig = field(default_factory=TargetsConfig)
+    environment: EnvironmentConfig = field(default_factory=EnvironmentConfig)
     source_file: Path | None = None
 
     def sla_for(self, severity: str) -> int | None:
@@ -202,7 +221,15 @@ SECTIONS = {
     "report": {"organization", "title", "pdf_detail_rows"},
     "audit_sample": {"size", "seed"},
     "known_exploited": {"source"},
+    "targets": {"overdue_critical_max", "sla_attainment_min_pct", "compliance_min_pct"},
+    "environment": {"tag_keys", "production_values"},
 }
+
+
+def _pct_value(section: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ConfigError(f"config [{section}] {key}: expected a percentage from 0 to 100, got {value!r}")
+    return float(value)
 
 
 def parse_config(data: Mapping[str, Any], base: Path, source_file: Path | None = None) -> RunConfig:
@@ -274,6 +301,25 @@ def parse_config(data: Mapping[str, Any], base: Path, source_file: Path | None =
         t = _check_keys("known_exploited", data["known_exploited"], SECTIONS["known_exploited"])
         if "source" in t:
             cfg = replace(cfg, known_exploited=KnownExploitedConfig(source=_kev_source(t["source"], base)))
+    if "targets" in data:
+        t = _check_keys("targets", data["targets"], SECTIONS["targets"])
+        d = TargetsConfig()
+        cfg = replace(cfg, targets=TargetsConfig(
+            overdue_critical_max=_non_negative_int("targets", "overdue_critical_max",
+                                                   t.get("overdue_critical_max", d.overdue_critical_max)),
+            sla_attainment_min_pct=_pct_value("targets", "sla_attainment_min_pct",
+                                              t.get("sla_attainment_min_pct", d.sla_attainment_min_pct)),
+            compliance_min_pct=_pct_value("targets", "compliance_min_pct",
+                                          t.get("compliance_min_pct", d.compliance_min_pct)),
+        ))
+    if "environment" in data:
+        t = _check_keys("environment", data["environment"], SECTIONS["environment"])
+        d = EnvironmentConfig()
+        cfg = replace(cfg, environment=EnvironmentConfig(
+            tag_keys=tuple(v.lower() for v in _str_list("environment", "tag_keys", t.get("tag_keys", list(d.tag_keys)))),
+            production_values=tuple(v.lower() for v in _str_list(
+                "environment", "production_values", t.get("production_values", list(d.production_values)))),
+        ))
     return cfg
 
 

@@ -139,3 +139,31 @@ def test_cli_bad_subscription_exit_2_before_any_request(tmp_path):
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"error: config file {path}: [scope] subscriptions[0]: 'oops' is not a subscription id")
     assert not (tmp_path / "snap").exists()
+
+
+def test_targets_and_environment_defaults_and_values(tmp_path):
+    from reportgen.config import parse_config
+    cfg = load_config(None, env={})
+    assert (cfg.targets.overdue_critical_max, cfg.targets.sla_attainment_min_pct,
+            cfg.targets.compliance_min_pct) == (0, 95.0, 90.0)
+    assert cfg.environment.tag_keys == ("environment", "env")
+    assert cfg.environment.production_values == ("prod", "production")
+    cfg = parse_config({"targets": {"overdue_critical_max": 3, "compliance_min_pct": 80},
+                        "environment": {"tag_keys": ["Stage"], "production_values": ["Live"]}}, base=tmp_path)
+    assert cfg.targets.overdue_critical_max == 3 and cfg.targets.compliance_min_pct == 80.0
+    assert cfg.environment.tag_keys == ("stage",) and cfg.environment.production_values == ("live",)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"targets": {"overdue_critical_max": -1}}, "[targets] overdue_critical_max"),
+    ({"targets": {"sla_attainment_min_pct": 101}}, "[targets] sla_attainment_min_pct"),
+    ({"targets": {"compliance_min_pct": "high"}}, "[targets] compliance_min_pct"),
+    ({"targets": {"typo": 1}}, "unknown key 'typo'"),
+    ({"environment": {"tag_keys": "env"}}, "[environment] tag_keys"),
+    ({"environment": {"production_values": [""]}}, "[environment] production_values"),
+])
+def test_targets_and_environment_errors_name_the_key(tmp_path, data, message):
+    from reportgen.config import parse_config
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, base=tmp_path)
+    assert message in str(exc.value)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from reportgen.aggregate.executive import Executive
 
 SEVERITY_ORDER: tuple[str, ...] = ("Critical", "High", "Medium", "Low", "Unknown")
 
@@ -449,3 +452,4 @@ class ReportModel:
     audit_sample: AuditSample | None = None
     # --split-by owner: one {owner, folder, clusters, open_findings} per owner pack in by-owner/ (else empty)
     by_owner: tuple[Mapping[str, object], ...] = ()
+    executive: "Executive | None" = None        # the executive one-pager's figures (aggregate/executive.py)

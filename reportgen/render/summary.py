@@ -67,6 +67,7 @@ def summary_dict(model: ReportModel) -> dict:
         "period_population": _period(model),
         "audit_sample": _audit_sample(model),
         "ipe": None if model.ipe is None else _ipe(model.ipe),
+        "executive": _executive(model),
         "datasets": {d.name: {"status": d.status, "rows": d.rows, "warnings": list(d.warnings)}
                      for d in model.datasets},
         "gaps": [{"kind": g.kind, "title": g.title, "message": g.message, "dataset": g.dataset,
@@ -75,6 +76,28 @@ def summary_dict(model: ReportModel) -> dict:
     if model.by_owner:  # --split-by owner only: the owner -> folder index of by-owner/
         out["by_owner"] = [dict(e) for e in model.by_owner]
     return out
+
+
+def _executive(model: ReportModel) -> dict | None:
+    """Every figure of executive-summary.pdf (aggregate/executive.py)."""
+    e = model.executive
+    if e is None:
+        return None
+    return {
+        "status_rule": e.amber_rule,
+        "status": [{"name": r.name, "value": r.value, "target": r.target, "comparison": r.comparison,
+                    "status": r.status} for r in e.rag],
+        "trends": [{"name": t.name, "current": t.current, "previous": t.previous, "change": t.change,
+                    "direction": t.direction, "series": [[label, v] for label, v in t.series]} for t in e.trends],
+        "monthly": [{"month": m, "sla_attainment_pct": a, "median_days_to_fix": d} for m, a, d in e.monthly],
+        "top_images": [{"image": i.image, "critical": i.critical, "clusters": i.clusters, "cves": i.cves}
+                       for i in e.top_images],
+        "base_images": e.base_images,
+        "unique_cves": {s: {"cves": c, "findings": n} for s, (c, n) in e.unique_cves.items()},
+        "environments": {k: dict(v) for k, v in e.environments.items()},
+        "owners_overdue_critical": [{"owner": o, "overdue_critical": n, "clusters": c}
+                                    for o, n, c in e.owners_overdue_critical],
+    }
 
 
 def _roll(r: RollForward) -> dict:
