@@ -15,7 +15,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from reportgen.aggregate.common import lower_id, tag_lookup, text
+from reportgen.aggregate.common import text
+from reportgen.aggregate.owners import tag_levels
 
 AMBER_MARGIN_PCT = 5.0
 AMBER_MARGIN_COUNT = 5
@@ -94,21 +95,9 @@ def environment_of(clusters: pd.DataFrame, resource_containers: pd.DataFrame, ta
                    production_values: tuple[str, ...]) -> pd.Series:
     """Environment class per cluster rid: the first tag key on the cluster, then its resource group, then
     its subscription (as owner tags, reportgen.aggregate.owners); no tag = "untagged"."""
-    keys = tuple(k.lower() for k in tag_keys)
-    rc_type = text(resource_containers["type"]).str.lower()
-    rgs = resource_containers[rc_type.eq("microsoft.resources/subscriptions/resourcegroups")]
-    subs = resource_containers[rc_type.eq("microsoft.resources/subscriptions")]
-    rg_tag = pd.Series([tag_lookup(t, keys) for t in rgs["tags"]],
-                       index=lower_id(rgs["subscriptionId"]) + "/" + text(rgs["resourceGroup"]).where(
-                           text(rgs["resourceGroup"]).ne(""), text(rgs["name"])).str.lower(), dtype=object)
-    rg_tag = rg_tag[~rg_tag.index.duplicated()]
-    sub_tag = pd.Series([tag_lookup(t, keys) for t in subs["tags"]], index=lower_id(subs["subscriptionId"]),
-                        dtype=object)
-    sub_tag = sub_tag[~sub_tag.index.duplicated()]
-    value = pd.Series([tag_lookup(t, keys) for t in clusters["tags"]], index=clusters.index, dtype=object)
-    value = value.where(value.notna(), (lower_id(clusters["subscriptionId"]) + "/"
-                                        + text(clusters["resourceGroup"]).str.lower()).map(rg_tag))
-    value = value.where(value.notna(), lower_id(clusters["subscriptionId"]).map(sub_tag))
+    value = pd.Series([None] * len(clusters), index=clusters.index, dtype=object)
+    for _, level in tag_levels(clusters, resource_containers, tuple(k.lower() for k in tag_keys)):
+        value = value.where(value.notna(), level)
     prod = set(production_values)
     cls = value.map(lambda v: "untagged" if v is None or (isinstance(v, float)) else
                     "production" if v in prod else "non-production")

@@ -106,22 +106,7 @@ def resolve_owners(
     owner[has], source[has] = g_owner[has], "governance"
 
     # 2. Tags: the cluster, then its resource group, then its subscription.
-    rc_type = text(resource_containers["type"]).str.lower()
-    rgs = resource_containers[rc_type.eq("microsoft.resources/subscriptions/resourcegroups")]
-    subs = resource_containers[rc_type.eq("microsoft.resources/subscriptions")]
-    rg_tag = pd.Series(
-        [tag_lookup(t, keys_lower) for t in rgs["tags"]],
-        index=lower_id(rgs["subscriptionId"]) + "/" + text(rgs["resourceGroup"]).where(
-            text(rgs["resourceGroup"]).ne(""), text(rgs["name"])).str.lower(), dtype=object)
-    rg_tag = rg_tag[~rg_tag.index.duplicated()]
-    sub_tag = pd.Series([tag_lookup(t, keys_lower) for t in subs["tags"]], index=lower_id(subs["subscriptionId"]),
-                        dtype=object)
-    sub_tag = sub_tag[~sub_tag.index.duplicated()]
-    levels = (
-        ("tag:resource", pd.Series([tag_lookup(t, keys_lower) for t in out["tags"]], index=out.index, dtype=object)),
-        ("tag:resource-group", (lower_id(out["subscriptionId"]) + "/" + out["resourceGroup"].str.lower()).map(rg_tag)),
-        ("tag:subscription", lower_id(out["subscriptionId"]).map(sub_tag)),
-    )
+    levels = tag_levels(out, resource_containers, keys_lower)
     tag_owner = pd.Series([None] * n, index=out.index, dtype=object)
     for label, values in levels:
         take = owner.isna() & values.notna()
@@ -143,3 +128,27 @@ def resolve_owners(
     out["ownerTag"] = tag_owner.fillna("").astype(object)
     out["ownerConflict"] = (source.eq("governance") & out["ownerTag"].ne("") & out["ownerTag"].ne(owner)).astype(bool)
     return out
+
+
+def tag_levels(clusters: pd.DataFrame, resource_containers: pd.DataFrame,
+               keys_lower: tuple[str, ...]) -> tuple[tuple[str, pd.Series], ...]:
+    """The first of ``keys_lower`` tagged on each cluster, on its resource group and on its subscription:
+    (level, values indexed like ``clusters``), most specific first; None where that level has no such tag."""
+    rc_type = text(resource_containers["type"]).str.lower()
+    rgs = resource_containers[rc_type.eq("microsoft.resources/subscriptions/resourcegroups")]
+    subs = resource_containers[rc_type.eq("microsoft.resources/subscriptions")]
+    rg_tag = pd.Series(
+        [tag_lookup(t, keys_lower) for t in rgs["tags"]],
+        index=lower_id(rgs["subscriptionId"]) + "/" + text(rgs["resourceGroup"]).where(
+            text(rgs["resourceGroup"]).ne(""), text(rgs["name"])).str.lower(), dtype=object)
+    rg_tag = rg_tag[~rg_tag.index.duplicated()]
+    sub_tag = pd.Series([tag_lookup(t, keys_lower) for t in subs["tags"]], index=lower_id(subs["subscriptionId"]),
+                        dtype=object)
+    sub_tag = sub_tag[~sub_tag.index.duplicated()]
+    subscription = lower_id(clusters["subscriptionId"])
+    return (
+        ("tag:resource", pd.Series([tag_lookup(t, keys_lower) for t in clusters["tags"]], index=clusters.index,
+                                   dtype=object)),
+        ("tag:resource-group", (subscription + "/" + text(clusters["resourceGroup"]).str.lower()).map(rg_tag)),
+        ("tag:subscription", subscription.map(sub_tag)),
+    )
