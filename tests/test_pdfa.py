@@ -101,3 +101,19 @@ def test_oscal_cites_the_pdf_without_a_hash_and_the_manifest_hashes_it(pack):
     assert pdf_links and all("hashes" not in r for r in pdf_links)
     manifest = json.loads((pack / "manifest.json").read_text())
     assert "evidence-pack.pdf" in json.dumps(manifest)
+
+
+def test_a_missing_attachment_fails_the_pdf_naming_the_file(pack, tmp_path):
+    """A pack PDF never silently lacks its data: the PDF output refuses when a file to embed is absent."""
+    import shutil
+
+    from reportgen.errors import RenderError
+    from reportgen.render import interface
+
+    partial = tmp_path / "pack"
+    shutil.copytree(pack, partial)
+    (partial / "oscal" / "assessment-results.json").unlink()
+    (partial / "evidence-pack.pdf").unlink()
+    with pytest.raises(RenderError, match=r"oscal/assessment-results\.json is to be embedded"):
+        interface.output("pdf").write(None, partial)
+    assert not (partial / "evidence-pack.pdf").exists()

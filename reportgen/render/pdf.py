@@ -398,26 +398,27 @@ EMBEDDED_FILES = (
 
 
 def pack_attachments(pack_dir: Path) -> list[archival.Embedded]:
-    """The pack files of ``EMBEDDED_FILES`` present in ``pack_dir``, as attachments."""
+    """The pack files of ``EMBEDDED_FILES`` in ``pack_dir``, as attachments.
+
+    Every one must be there: a pack PDF that silently lacks its data attachment would still look
+    complete, so a missing file is a RenderError naming it (its Output runs before the PDF)."""
     out = []
     for rel, mime, relationship, description in EMBEDDED_FILES:
         file = Path(pack_dir) / rel
-        if file.is_file():
-            out.append(archival.Embedded(name=Path(rel).name, data=file.read_bytes(), mime=mime,
-                                         description=description, relationship=relationship))
-        else:
-            log.debug("not embedding %s in the PDF: it is not in %s", rel, pack_dir)
+        if not file.is_file():
+            raise RenderError(f"rendering {PDF}: {rel} is to be embedded but is not in {pack_dir}",
+                              hint="the outputs it embeds are written before the PDF (render/interface.py OUTPUTS)")
+        out.append(archival.Embedded(name=Path(rel).name, data=file.read_bytes(), mime=mime,
+                                     description=description, relationship=relationship))
     return out
 
 
 def write_pdf(model: ReportModel, path: Path, charts_dir: Path,
-              attachments: Sequence[archival.Embedded] | None = None) -> Path:
+              attachments: Sequence[archival.Embedded] = ()) -> Path:
     """Render the evidence-pack PDF for ``model`` into ``path`` as tagged PDF/A-3b, showing the charts
-    already drawn into ``charts_dir`` by the charts output and embedding ``attachments`` (by default
-    the ``EMBEDDED_FILES`` already written next to ``path``)."""
+    already drawn into ``charts_dir`` by the charts output and embedding ``attachments`` (the pack's
+    Output passes ``pack_attachments``: the ``EMBEDDED_FILES`` already written next to the PDF)."""
     path, charts_dir = Path(path), Path(charts_dir)
-    if attachments is None:
-        attachments = pack_attachments(path.parent)
     html_base = path.parent
     drawn = charts_mod.planned_charts(charts_dir)
     missing = [c.svg.name for c in drawn if not c.svg.is_file()]
@@ -446,5 +447,6 @@ OUTPUT = Output(
     description="The report for people, as tagged PDF/A-3b with summary.json and the OSCAL results embedded: cover, executive summary and charts, scope and coverage, one section per "
                 "control, owners, top findings, exemptions and exceptions, changes since the previous snapshot, "
                 "methodology and provenance appendix (every query's text and sha256), sign-off page.",
-    write=lambda model, pack: [write_pdf(model, pack / PDF, charts_dir=pack / charts_mod.CHARTS_DIR)],
+    write=lambda model, pack: [write_pdf(model, pack / PDF, charts_dir=pack / charts_mod.CHARTS_DIR,
+                                         attachments=pack_attachments(pack))],
 )
