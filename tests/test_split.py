@@ -119,3 +119,19 @@ def test_filter_keeps_only_the_clusters_rows(split_pack):
     sub = rid.split("/")[2]
     assert set(frames["resource_containers"]["subscriptionId"].str.lower()) <= {sub}
     assert set(frames["regulatory_compliance"]["subscriptionId"].str.lower()) <= {sub}
+
+
+def test_an_owner_pack_rendered_with_history_deep_verifies_on_its_own(tmp_path):
+    """With the main pack's history folder, verify --deep filters the history to the owner's clusters
+    (as the split did) and re-renders the owner pack byte for byte; without it, it says what is needed."""
+    from reportgen.pack.verify import deep_check
+    pipeline.make_sample(tmp_path / "snap", scale=3, history_dir=tmp_path / "hist", months=2)
+    pipeline.render(tmp_path / "snap", tmp_path / "pack", RunConfig(), history_dir=tmp_path / "hist",
+                    split_by="owner")
+    entry = _json(tmp_path / "pack" / "summary.json")["by_owner"][0]
+    sub = tmp_path / "pack" / entry["folder"]
+    assert _json(sub / "summary.json").get("changes"), "the owner pack uses the history"
+    check = deep_check(sub, history_dir=tmp_path / "hist")
+    assert check.not_run is None and check.problems == (), (check.not_run, check.problems)
+    assert any("filtered to its" in n for n in check.notes)
+    assert "--history-dir" in (deep_check(sub).not_run or "")

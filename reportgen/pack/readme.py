@@ -86,7 +86,9 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
         out += _para("Each folder below is a complete evidence pack holding only that owner's clusters and their "
                      "findings, rendered from a copy of this pack's snapshot filtered to those clusters (its "
                      "snapshot/snapshot.json records derived_from: this run id, this snapshot's sha256, the filter "
-                     "and the cluster ids). Each verifies on its own (reportgen verify PACK/by-owner/FOLDER), and "
+                     "and the cluster ids). Each verifies on its own (reportgen verify PACK/by-owner/FOLDER; with "
+                     "--deep --history-dir, the same history folder as this pack, filtered to the owner's clusters "
+                     "as the split did), and "
                      "every one of its files is also listed in this pack's manifest.json.")
         for entry in model.by_owner:
             out += _entry(f"{entry['folder']}/", f"{entry['owner']}: {entry['clusters']:,} clusters, "

@@ -124,6 +124,20 @@ def write_filtered(snap: Snapshot, rids: set[str], out: Path, *, derived_from: M
         queries=dict(snap.queries), extra_meta={"derived_from": dict(derived_from)})
 
 
+def filtered_history(history: list[Snapshot], cluster_ids: Iterable[str], filter_text: str, out: Path) -> Path | None:
+    """The earlier snapshots ``history`` filtered like an owner pack's snapshot, as a history folder at
+    ``out`` (None without history). The owner packs are built with it, and ``verify --deep`` rebuilds it
+    from the main history folder to re-render an owner pack on its own."""
+    if not history:
+        return None
+    ids = sorted(cluster_ids)
+    out.mkdir(parents=True)
+    for j, h in enumerate(history):
+        write_filtered(h, set(ids), out / f"h{j:03d}", derived_from={
+            "run_id": h.run_id, "snapshot_sha256": h.fingerprint, "filter": filter_text, "cluster_ids": ids})
+    return out
+
+
 def derived_run_id(main_run_id: str, filter_text: str) -> str:
     """Deterministic, so the same main snapshot always gives the same owner packs."""
     return hashlib.sha256(f"{main_run_id}\x00{filter_text}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -163,14 +177,7 @@ def write_owner_packs(model, snapshot_dir: Path, history_dirs: list[Path], pack:
             derived = {"run_id": main.run_id, "snapshot_sha256": main.fingerprint, "filter": f"owner = {s.owner}",
                        "cluster_ids": list(s.cluster_ids)}
             snap_dir = write_filtered(main, rids, Path(tmp) / f"s{i}" / "current", derived_from=derived)
-            hist_dir = None
-            if history:
-                hist_dir = Path(tmp) / f"s{i}" / "history"
-                hist_dir.mkdir()
-                for j, h in enumerate(history):
-                    write_filtered(h, rids, hist_dir / f"h{j:03d}", derived_from={
-                        "run_id": h.run_id, "snapshot_sha256": h.fingerprint, "filter": f"owner = {s.owner}",
-                        "cluster_ids": list(s.cluster_ids)})
+            hist_dir = filtered_history(history, s.cluster_ids, f"owner = {s.owner}", Path(tmp) / f"s{i}" / "history")
             sub = build(snap_dir, hist_dir)
             got = {str(o) for o in sub.tables.clusters["owner"]}
             if got - {s.owner}:

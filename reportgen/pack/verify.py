@@ -275,6 +275,9 @@ def deep_check(pack_dir: Path, config: RunConfig | None = None, history_dir: Pat
         copy_problems = _copy_snapshot(folder, manifest, snapshot)
         if copy_problems:
             return DeepCheck(problems=tuple(copy_problems))
+        if history_dir is not None:
+            history_dir, note = _owner_history(snapshot, history_dir, Path(tmp) / "history")
+            notes.extend(note)
         from reportgen import pipeline  # the pipeline sits above the pack stage that imports this module
         given = config is not None
         if not given:   # the audit sample the pack records (its size and seed) is drawn again
@@ -293,6 +296,28 @@ def deep_check(pack_dir: Path, config: RunConfig | None = None, history_dir: Pat
         notes.append("re-rendered with the default configuration: if the pack was rendered with --config, "
                      "pass the same --config (and its exceptions and owner mapping files)")
     return DeepCheck(problems=tuple(problems), notes=tuple(notes))
+
+
+def _owner_history(snapshot: Path, history_dir: Path, out: Path) -> tuple[Path, list[str]]:
+    """For a per-owner pack (its snapshot.json records ``derived_from`` with the owner's cluster ids), the
+    main history folder filtered to those clusters exactly as ``render --split-by owner`` did; any other
+    pack re-renders with ``history_dir`` as given."""
+    from reportgen.pack import split
+    from reportgen.snapshot import list_history, read_snapshot
+    try:
+        meta = json.loads((snapshot / "snapshot.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return history_dir, []
+    derived = meta.get("derived_from") if isinstance(meta, dict) else None
+    ids = derived.get("cluster_ids") if isinstance(derived, dict) else None
+    if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and isinstance(derived.get("filter"), str)):
+        return history_dir, []
+    current = read_snapshot(snapshot, datasets=())
+    earlier = [read_snapshot(p) for p in list_history(history_dir, before=current.collected_at)]
+    filtered = split.filtered_history(earlier, ids, derived["filter"], out)
+    return (filtered or history_dir), [
+        f"per-owner pack ({derived['filter']}): the {len(earlier)} earlier snapshot(s) of --history-dir were "
+        f"filtered to its {len(ids)} cluster(s) as render --split-by owner does"]
 
 
 def _recorded_sample_config(folder: PackFolder) -> RunConfig | None:
