@@ -10,6 +10,7 @@ old pack or the new one, and no other folder that verifies.
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -87,19 +88,59 @@ def _owner_split(model: ReportModel, snapshot_dir: Path, config: RunConfig, hist
     owner packs (each rendered by the same code path, from its filtered snapshot)."""
     from dataclasses import replace
     from reportgen.pack import split
-    from reportgen.pack.writer import write_pack_files
     slices = split.owner_slices(model)
     model = replace(model, by_owner=split.by_owner_entries(slices))
-    snap = read_snapshot(snapshot_dir)
+    snap = read_snapshot(snapshot_dir, datasets=())
     history = list_history(history_dir, before=snap.collected_at)
+    render_one = partial(_owner_pack_job, config, _raw_key(key))
 
     def extra(pack: Path) -> None:
         with progress.step(f"Writing {len(slices)} per-owner packs"):
-            split.write_owner_packs(
-                model, snapshot_dir, history, pack, slices,
-                build=lambda s, h: build(s, config, h),
-                write_files=lambda m, s, dest: write_pack_files(m, s, dest, key=key))
+            split.write_owner_packs(model, snapshot_dir, history, pack, slices, render_one=render_one,
+                                    workers=owner_pack_workers(len(slices)))
     return model, extra
+
+
+OWNER_PACK_WORKERS_ENV = "REPORTGEN_WORKERS"
+
+
+def owner_pack_workers(packs: int) -> int:
+    """Processes for the per-owner packs: REPORTGEN_WORKERS when set (1 = in this process), else the CPUs
+    this process may use, at most 4 (each holds one owner's model and a PDF layout)."""
+    import os
+    value = os.environ.get(OWNER_PACK_WORKERS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            from reportgen.errors import UsageError
+            raise UsageError(f"{OWNER_PACK_WORKERS_ENV}={value!r}: not a positive whole number",
+                             hint=f"unset it, or set {OWNER_PACK_WORKERS_ENV}=1 to render in one process")
+        return min(int(value), max(packs, 1))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, 4, packs))
+
+
+def _raw_key(key) -> bytes | None:
+    if key is None:
+        return None
+    from cryptography.hazmat.primitives import serialization
+    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                             serialization.NoEncryption())
+
+
+def _owner_pack_job(config: RunConfig, raw_key: bytes | None, job) -> str | None:
+    """Build and write one owner pack (split.OwnerJob); module-level so a worker process can run it.
+    Returns the owners its model attributes clusters to when that is not only the job's owner."""
+    from reportgen.pack.writer import write_pack_files
+    key = None
+    if raw_key is not None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        key = Ed25519PrivateKey.from_private_bytes(raw_key)
+    sub = build(job.snapshot, config, job.history)
+    got = {str(o) for o in sub.tables.clusters["owner"]} - {job.owner}
+    if got:
+        return ", ".join(sorted(got)[:3])
+    write_pack_files(sub, job.snapshot, job.dest, key=key)
+    return None
 
 
 def _inputs(config: RunConfig, *, snapshot: Path | None = None, history_dir: Path | None = None,

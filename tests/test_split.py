@@ -135,3 +135,15 @@ def test_an_owner_pack_rendered_with_history_deep_verifies_on_its_own(tmp_path):
     assert check.not_run is None and check.problems == (), (check.not_run, check.problems)
     assert any("filtered to its" in n for n in check.notes)
     assert "--history-dir" in (deep_check(sub).not_run or "")
+
+
+def test_owner_pack_workers_from_the_environment(monkeypatch):
+    from reportgen.errors import UsageError
+    monkeypatch.setenv(pipeline.OWNER_PACK_WORKERS_ENV, "3")
+    assert pipeline.owner_pack_workers(10) == 3
+    assert pipeline.owner_pack_workers(2) == 2          # never more processes than packs
+    monkeypatch.setenv(pipeline.OWNER_PACK_WORKERS_ENV, "0")
+    with pytest.raises(UsageError, match="REPORTGEN_WORKERS='0'"):
+        pipeline.owner_pack_workers(10)
+    monkeypatch.delenv(pipeline.OWNER_PACK_WORKERS_ENV)
+    assert 1 <= pipeline.owner_pack_workers(10) <= 4
