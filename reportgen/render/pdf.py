@@ -449,4 +449,6 @@ OUTPUT = Output(
                 "control, owners, top findings, exemptions and exceptions, changes since the previous snapshot, "
                 "methodology and provenance appendix (every query's text and sha256), sign-off page.",
     write=lambda model, pack: [write_pdf(model, pack / PDF, charts_dir=pack / charts_mod.CHARTS_DIR)],
+    describe=lambda rel, model: None if model.crosswalk is None else (
+        OUTPUT.description[:-1] + f"; with a framework crosswalk section ({', '.join(model.crosswalk.ids)})."),
 )
