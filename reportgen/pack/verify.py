@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator, Mapping
 
 
-from reportgen.config import RunConfig
+from reportgen.config import RunConfig, with_frameworks
 from reportgen.errors import ReportgenError, UsageError
 from reportgen.outdir import is_hidden_work_folder
 from reportgen.pack.manifest import NotRegular, PackFolder, parse_manifest
@@ -280,7 +280,6 @@ def deep_check(pack_dir: Path, config: RunConfig | None = None, history_dir: Pat
         if not given:   # the audit sample the pack records (its size and seed) is drawn again
             config = _recorded_sample_config(folder)
         # the framework crosswalk the pack records (summary.json "crosswalk"; none when absent) is mapped again
-        from reportgen.config import with_frameworks
         recorded = _recorded_frameworks(folder)
         if given and config.crosswalk.frameworks and config.crosswalk.frameworks != recorded:
             notes.append(f"the pack records the crosswalk {', '.join(recorded) or 'none'}; re-rendered with it, "
