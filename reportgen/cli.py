@@ -54,6 +54,20 @@ def _sample_options(command):
                         help="Items in the audit sample, 0 for none (default: [audit_sample] size, else 25).")(command)
 
 
+def _framework_option(default_help: str):
+    """``--framework NAME[,NAME]``: the frameworks the pack maps its evidence to (over [crosswalk])."""
+    return click.option("--framework", "framework", default=None, metavar="NAME[,NAME]",
+                        help="Add a framework crosswalk (" + default_help + "); 'none' for no crosswalk. "
+                             "Known: cis-v8, iso27001, nist-800-53, pci-dss, soc2.")
+
+
+def _frameworks(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    from reportgen.frameworks import parse_selection
+    return parse_selection(value)
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -75,14 +89,14 @@ def cli(verbose: bool) -> None:
 @click.option("--out", "out", type=click.Path(path_type=Path), default=Path("reportgen-demo"), show_default=True,
               help="Folder for the sample snapshots and the pack.")
 @_sample_options
-def demo(out: Path, sample_size: int | None, sample_seed: int | None) -> None:
+@_framework_option("default: iso27001,pci-dss,nist-800-53,soc2")
+def demo(out: Path, sample_size: int | None, sample_seed: int | None, framework: str | None) -> None:
     """Build the sample tenant (six months of history) and render its full evidence pack."""
     from reportgen import pipeline
-    if sample_size is None and sample_seed is None:
-        result = pipeline.demo(out)
-    else:
-        from reportgen.config import RunConfig, with_audit_sample
-        result = pipeline.demo(out, config=with_audit_sample(RunConfig(), sample_size, sample_seed))
+    from reportgen.config import RunConfig, with_audit_sample, with_frameworks
+    frameworks = _frameworks(framework)
+    result = pipeline.demo(out, config=with_frameworks(with_audit_sample(RunConfig(), sample_size, sample_seed),
+                                                       pipeline.DEMO_FRAMEWORKS if frameworks is None else frameworks))
     click.echo(f"Evidence pack written to {result.pack_dir}")
     from reportgen.render.interface import MANIFEST, README, outputs
     for name in [o.main_file for o in outputs() if "*" not in o.main_file] + [README, MANIFEST]:
@@ -131,12 +145,15 @@ def collect(config_file: Path | None, period: str | None, out: Path) -> None:
 @click.option("--split-by", "split_by", type=click.Choice(["owner"]), default=None,
               help="Also write one pack per owner in by-owner/<owner>/ (each verifiable on its own).")
 @_sample_options
+@_framework_option("default: [crosswalk] frameworks, else none")
 def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir: Path | None,
-           sign_key: Path | None, split_by: str | None, sample_size: int | None, sample_seed: int | None) -> None:
+           sign_key: Path | None, split_by: str | None, sample_size: int | None, sample_seed: int | None,
+           framework: str | None) -> None:
     """Render an evidence pack from a snapshot."""
     from reportgen import pipeline
-    from reportgen.config import load_config, with_audit_sample
-    config = with_audit_sample(load_config(config_file), sample_size, sample_seed)
+    from reportgen.config import load_config, with_audit_sample, with_frameworks
+    config = with_frameworks(with_audit_sample(load_config(config_file), sample_size, sample_seed),
+                             _frameworks(framework))
     result = pipeline.render(snapshot_dir, out, config, history_dir=history_dir, sign_key=sign_key,
                              split_by=split_by)
     click.echo(f"Evidence pack written to {result.pack_dir}" + (" (signed)" if sign_key else ""))
@@ -152,12 +169,15 @@ def render(snapshot_dir: Path, out: Path, config_file: Path | None, history_dir:
 @click.option("--split-by", "split_by", type=click.Choice(["owner"]), default=None,
               help="Also write one pack per owner in by-owner/<owner>/ (each verifiable on its own).")
 @_sample_options
+@_framework_option("default: [crosswalk] frameworks, else none")
 def run(config_file: Path | None, period: str | None, out: Path, history_dir: Path | None,
-        sign_key: Path | None, split_by: str | None, sample_size: int | None, sample_seed: int | None) -> None:
+        sign_key: Path | None, split_by: str | None, sample_size: int | None, sample_seed: int | None,
+        framework: str | None) -> None:
     """Collect from Azure and render the pack in one go."""
     from reportgen import pipeline
-    from reportgen.config import load_config, with_audit_sample
-    config = with_audit_sample(load_config(config_file), sample_size, sample_seed)
+    from reportgen.config import load_config, with_audit_sample, with_frameworks
+    config = with_frameworks(with_audit_sample(load_config(config_file), sample_size, sample_seed),
+                             _frameworks(framework))
     result = pipeline.run(config, _period(period), out, history_dir=history_dir, sign_key=sign_key,
                           split_by=split_by)
     click.echo(f"Evidence pack written to {result.pack_dir}")

@@ -101,6 +101,13 @@ class EnvironmentConfig:
 
 
 @dataclass(frozen=True)
+class CrosswalkConfig:
+    """The frameworks the pack maps its evidence to (controls/crosswalk/<id>.yaml); empty: no crosswalk."""
+
+    frameworks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RunConfig:
     scope: ScopeConfig = field(default_factory=ScopeConfig)
     azure: AzureConfig = field(default_factory=AzureConfig)
@@ -114,6 +121,7 @@ class RunConfig:
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     environment: EnvironmentConfig = field(default_factory=EnvironmentConfig)
     source_file: Path | None = None
+    crosswalk: CrosswalkConfig = field(default_factory=CrosswalkConfig)
 
     def sla_for(self, severity: str) -> int | None:
         return self.sla_days.get(severity.lower())
@@ -214,6 +222,7 @@ SECTIONS = {
     "audit_sample": {"size", "seed"},
     "targets": {"overdue_critical_max", "sla_attainment_min_pct", "compliance_min_pct"},
     "environment": {"tag_keys", "production_values"},
+    "crosswalk": {"frameworks"},
 }
 
 
@@ -307,7 +316,21 @@ def parse_config(data: Mapping[str, Any], base: Path, source_file: Path | None =
             production_values=tuple(v.lower() for v in _str_list(
                 "environment", "production_values", t.get("production_values", list(d.production_values)))),
         ))
+    if "crosswalk" in data:
+        t = _check_keys("crosswalk", data["crosswalk"], SECTIONS["crosswalk"])
+        names = t.get("frameworks", [])
+        if not isinstance(names, list) or not all(isinstance(v, str) and v.strip() for v in names):
+            raise ConfigError(f"config [crosswalk] frameworks: expected a list of framework ids, got {names!r}")
+        from reportgen.frameworks import check_selection
+        names = tuple(dict.fromkeys(v.strip() for v in names))
+        check_selection(names, "config [crosswalk] frameworks")
+        cfg = replace(cfg, crosswalk=CrosswalkConfig(frameworks=names))
     return cfg
+
+
+def with_frameworks(cfg: RunConfig, frameworks: tuple[str, ...] | None) -> RunConfig:
+    """``cfg`` with the command line's ``--framework`` selection (None: keep the config's)."""
+    return cfg if frameworks is None else replace(cfg, crosswalk=CrosswalkConfig(frameworks=tuple(frameworks)))
 
 
 def with_audit_sample(cfg: RunConfig, size: int | None = None, seed: int | None = None) -> RunConfig:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from reportgen.aggregate.build import build_model
 from reportgen.aggregate.model import ReportModel
-from reportgen.config import RunConfig
+from reportgen.config import RunConfig, with_frameworks
 from reportgen.errors import SnapshotError
-from reportgen.frameworks import load_controls
+from reportgen.frameworks import load_controls, load_crosswalk
 from reportgen.outdir import build_beside, check_target
 from reportgen.pack import signing
 from reportgen.pack.writer import check_pack_target, pack_replaceable, write_pack
@@ -29,6 +29,7 @@ from reportgen.snapshot import check_snapshot_target, list_history, read_meta, r
 HISTORY_DATASETS = ("clusters", "resource_containers", "policy_states", "assessments", "findings",
                     "governance_assignments", "finding_history")
 DEMO_MONTHS = 6
+DEMO_FRAMEWORKS = ("iso27001", "pci-dss", "nist-800-53", "soc2")   # the demo's crosswalk (reportgen demo --framework)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def render(snapshot_dir: Path, out: Path, config: RunConfig, history_dir: Path |
     snapshot_dir, out = Path(snapshot_dir), Path(out)
     check_pack_target(out, _inputs(config, snapshot=snapshot_dir, history_dir=history_dir, sign_key=sign_key))
     key = signing.load_private_key(sign_key) if sign_key is not None else None  # a bad key fails before the work
+    if config.crosswalk.frameworks:   # a bad crosswalk file fails before the work too
+        load_crosswalk(config.crosswalk.frameworks, tuple(c.id for c in load_controls(config.controls_file)))
     model = build(snapshot_dir, config, history_dir, progress)
     extra = None
     if split_by is not None:
@@ -161,8 +164,8 @@ def run(config: RunConfig, period: tuple[date, date] | None, out: Path, history_
 
 
 def demo(out: Path, config: RunConfig | None = None, split_by: str | None = "owner") -> RenderResult:
-    """Sample tenant with six months of history, rendered into ``out/pack`` (default config, or
-    ``config``: e.g. another audit sample size or seed).
+    """Sample tenant with six months of history, rendered into ``out/pack`` (default config with the
+    DEMO_FRAMEWORKS crosswalk, or ``config``: e.g. another audit sample size or seed, or crosswalk).
 
     ``out`` may be new, empty or an earlier demo's output (``input/`` holding only sample
     snapshots, and ``pack/``); anything else is refused before any work.
@@ -174,8 +177,9 @@ def demo(out: Path, config: RunConfig | None = None, split_by: str | None = "own
     if history.exists():
         shutil.rmtree(history)   # only sample snapshots, checked above
     make_sample(current, history_dir=history, months=DEMO_MONTHS, progress=progress)
-    return render(current, out / "pack", config or RunConfig(), history_dir=history, progress=progress,
-                  split_by=split_by)
+    if config is None:
+        config = with_frameworks(RunConfig(), DEMO_FRAMEWORKS)
+    return render(current, out / "pack", config, history_dir=history, progress=progress, split_by=split_by)
 
 
 def _demo_replaceable(folder: Path) -> str | None:

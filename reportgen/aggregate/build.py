@@ -17,6 +17,7 @@ from reportgen.aggregate import controls as ctl
 from reportgen.aggregate.common import lower_id, parse_json, pct, per_value, severity_counts, sort_codes, text
 from reportgen.aggregate.exceptions import LocalException, load_exceptions
 from reportgen.aggregate.audit_sample import with_audit_sample
+from reportgen.aggregate.crosswalk import build_crosswalk
 from reportgen.aggregate.exemptions import covering, crediting_order, exemptions_table
 from reportgen.aggregate.findings import INDIVIDUAL, UNRECORDED, FindingKeys, SnapshotFacts, snapshot_facts, timeline
 from reportgen.aggregate.ipe import build_ipe
@@ -128,6 +129,10 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     model = replace(model, executive=build_executive(model, environment_of(
         facts.clusters, snapshot.frames["resource_containers"], config.environment.tag_keys,
         config.environment.production_values), config.targets))
+    if config.crosswalk.frameworks:   # --framework / [crosswalk]: the selected frameworks' figures and clocks
+        from reportgen.frameworks import load_crosswalk
+        model = replace(model, crosswalk=build_crosswalk(
+            model, load_crosswalk(config.crosswalk.frameworks, tuple(c.id for c in controls))))
     return replace(model, insights=insights(model))
 
 

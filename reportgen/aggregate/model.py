@@ -453,3 +453,98 @@ class ReportModel:
     # --split-by owner: one {owner, folder, clusters, open_findings} per owner pack in by-owner/ (else empty)
     by_owner: tuple[Mapping[str, object], ...] = ()
     executive: "Executive | None" = None        # the executive one-pager's figures (aggregate/executive.py)
+    crosswalk: "Crosswalk | None" = None        # --framework / [crosswalk] only (aggregate/crosswalk.py)
+
+
+# --- framework crosswalk (controls/crosswalk/*.yaml; reportgen.aggregate.crosswalk) ----------------
+
+@dataclass(frozen=True)
+class ClockDef:
+    """A requirement's clock, as its file states it: how old an open finding may get, counted from what."""
+
+    kind: str                  # published (CVE publishedDate) | first-seen (lineage first seen) | due (our SLA due dates)
+    rule: str                  # the requirement's clock in our own words
+    days: int | None = None    # published, first-seen: the allowed age in days
+    severities: tuple[str, ...] = ()   # published, first-seen: the severities the clock applies to (empty: all)
+
+
+@dataclass(frozen=True)
+class RequirementDef:
+    """One requirement of another framework and the pack figures that evidence it."""
+
+    id: str                    # as the framework writes it: "A.8.8", "SI-2(2)", "6.3.3"
+    oscal_id: str              # an OSCAL token for it ("si-2.2", "pci-6.3.3")
+    topic: str                 # a few words, ours
+    paraphrase: str            # one line in our own words (never the licensed text)
+    mcsb: tuple[str, ...]      # the MCSB controls it draws on (DS-6, PV-6)
+    figures: tuple[str, ...]   # summary.json paths: "findings.overdue", "controls[id=PV-6].compliance_pct"
+    clock: ClockDef | None = None
+    note: str = ""             # what the figures do not show for this requirement ("" when nothing to add)
+
+
+@dataclass(frozen=True)
+class FrameworkDef:
+    id: str                    # "iso27001", "nist-800-53", "pci-dss", "soc2", "cis-v8" (the file's stem)
+    name: str
+    version: str
+    source_url: str            # the framework owner's official page
+    note: str                  # what the mapping claims and does not claim
+    mcsb_mapping: str          # how it relates to Microsoft's own MCSB mapping
+    requirements: tuple[RequirementDef, ...]
+    file: str = ""             # the file it was read from (for error messages)
+
+
+@dataclass(frozen=True)
+class CrosswalkFigure:
+    path: str                  # the summary.json path the value is read at
+    label: str
+    value: object              # int | float | str | bool | None (None: no data)
+
+
+@dataclass(frozen=True)
+class CrosswalkClock:
+    """A requirement's clock figure, computed from the findings at the as-of time."""
+
+    kind: str
+    rule: str
+    days: int | None
+    severities: tuple[str, ...]
+    basis: str                 # the date the clock runs from: publishedDate | firstSeen | dueDate
+    value: int | None          # open findings past the clock; None when not computable
+    fixable: int | None        # of those, with a fix available
+    undated: int               # open findings the clock applies to that lack the basis date
+    applies_to: int            # open findings the clock applies to
+    statement: str             # what the figure is and which date it counts from
+
+
+@dataclass(frozen=True)
+class CrosswalkRequirement:
+    id: str
+    oscal_id: str
+    topic: str
+    paraphrase: str
+    mcsb: tuple[str, ...]
+    figures: tuple[CrosswalkFigure, ...]
+    clock: CrosswalkClock | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CrosswalkFramework:
+    id: str
+    name: str
+    version: str
+    source_url: str
+    note: str
+    mcsb_mapping: str
+    requirements: tuple[CrosswalkRequirement, ...]
+
+
+@dataclass(frozen=True)
+class Crosswalk:
+    frameworks: tuple[CrosswalkFramework, ...]   # in the order selected
+    disclaimer: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.frameworks)

@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator, Mapping
 
 
-from reportgen.config import RunConfig
+from reportgen.config import RunConfig, with_frameworks
 from reportgen.errors import ReportgenError, UsageError
 from reportgen.outdir import is_hidden_work_folder
 from reportgen.pack.manifest import NotRegular, PackFolder, parse_manifest
@@ -282,6 +282,12 @@ def deep_check(pack_dir: Path, config: RunConfig | None = None, history_dir: Pat
         given = config is not None
         if not given:   # the audit sample the pack records (its size and seed) is drawn again
             config = _recorded_sample_config(folder)
+        # the framework crosswalk the pack records (summary.json "crosswalk"; none when absent) is mapped again
+        recorded = _recorded_frameworks(folder)
+        if given and config.crosswalk.frameworks and config.crosswalk.frameworks != recorded:
+            notes.append(f"the pack records the crosswalk {', '.join(recorded) or 'none'}; re-rendered with it, "
+                         f"not with --config's [crosswalk] frameworks {', '.join(config.crosswalk.frameworks)}")
+        config = with_frameworks(config or RunConfig(), recorded)
         try:
             result = pipeline.render(snapshot, Path(tmp) / "pack", config or RunConfig(),
                                      history_dir=history_dir, progress=QUIET,
@@ -335,6 +341,19 @@ def _recorded_sample_config(folder: PackFolder) -> RunConfig | None:
         return None
     from reportgen.config import with_audit_sample
     return with_audit_sample(RunConfig(), size, seed)
+
+
+def _recorded_frameworks(folder: PackFolder) -> tuple[str, ...]:
+    """The framework ids of summary.json's ``crosswalk``, in order; () when it has none."""
+    try:
+        summary = json.loads(folder.read_bytes(SUMMARY).decode("utf-8"))
+    except (OSError, NotRegular, ValueError):
+        return ()
+    crosswalk = summary.get("crosswalk") if isinstance(summary, dict) else None
+    frameworks = crosswalk.get("frameworks") if isinstance(crosswalk, dict) else None
+    if not isinstance(frameworks, list):
+        return ()
+    return tuple(str(f["id"]) for f in frameworks if isinstance(f, dict) and isinstance(f.get("id"), str))
 
 
 def _recorded_split(folder: PackFolder) -> bool:

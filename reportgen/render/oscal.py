@@ -56,7 +56,7 @@ COMMON_EVIDENCE = (
     (PDF, WORKBOOK, SUMMARY, table_file("controls.csv"), table_file("clusters.csv"), f"{SNAPSHOT_DIR}/snapshot.json")
     + tuple(_dataset(name)[0] for name in ("clusters", "policy_states", "assessments", "regulatory_compliance",
                                            "exemptions"))
-    + tuple(table_file(f"{name}.csv") for name in ("exemptions", "completeness", "reconciliation"))
+    + tuple(table_file(f"{name}.csv") for name in ("exemptions", "completeness", "reconciliation", "crosswalk"))
     + tuple(_dataset(name)[1] for name in ("clusters", "policy_states", "assessments", "regulatory_compliance",
                                            "exemptions"))
 )
@@ -149,7 +149,7 @@ class _Builder:
                 "control-selections": [{
                     "description": "The controls this evidence pack reports on.",
                     "include-controls": [{"control-id": _token(c.id.lower())} for c in self.model.controls],
-                }],
+                }] + self.crosswalk_selections(),
             },
             "observations": observations,
             "risks": risks,
@@ -390,7 +390,8 @@ class _Builder:
                                   f"NonCompliant, Conflict or Exempt), so there is no compliance figure and no "
                                   f"evidence that the objective is met.")
                             + self.assessment_gap_text()),
-            "props": [_p("control-id", cid), _p("status", c.status), _p("compliance-pct", _pct(c.compliance_pct))],
+            "props": [_p("control-id", cid), _p("status", c.status), _p("compliance-pct", _pct(c.compliance_pct))]
+                     + self.mapped_controls(c),
             "origins": [self.origin()],
             "target": {
                 "type": "objective-id", "target-id": f"{cid}_obj",
@@ -402,6 +403,32 @@ class _Builder:
             },
             "related-observations": [{"observation-uuid": u} for u in observations],
         })
+
+    def crosswalk_selections(self) -> list[dict]:
+        """One control selection per framework of the crosswalk (--framework): the requirements the DS-6/PV-6
+        evidence is mapped to, by the framework's own OSCAL ids where it has a catalog (NIST SP 800-53)."""
+        cw = self.model.crosswalk
+        if cw is None:
+            return []
+        return [_compact({
+            "description": _clean(f"{fw.name} {fw.version}: the requirements this pack's evidence is mapped to "
+                                  f"(reportgen crosswalk, {fw.id}; the figures per requirement are in summary.json "
+                                  f"under crosswalk). {fw.note}"),
+            "props": [_p("framework", fw.id), _p("framework-version", fw.version),
+                      _p("framework-source", fw.source_url)],
+            "include-controls": [{"control-id": r.oscal_id} for r in fw.requirements],
+            "remarks": _clean(cw.disclaimer),
+        }) for fw in cw.frameworks]
+
+    def mapped_controls(self, c: ControlResult) -> list[dict]:
+        """Per crosswalk requirement that draws on control ``c``: a mapped-control prop whose class is the
+        framework id and whose value is the requirement's id in the control selections."""
+        cw = self.model.crosswalk
+        if cw is None:
+            return []
+        return [{"name": "mapped-control", "ns": NS, "value": r.oscal_id, "class": _token(fw.id),
+                 "remarks": _clean(f"{fw.name} {fw.version} {r.id}: {r.topic}")}
+                for fw in cw.frameworks for r in fw.requirements if c.id in r.mcsb]
 
     def cluster_findings(self, c: ControlResult, observations: list[str],
                          risks_by_cluster: Mapping[str, list[str]]) -> list[dict]:

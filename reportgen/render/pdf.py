@@ -161,8 +161,10 @@ def sections(model: ReportModel) -> list[Section]:
     titles = [("summary", "Executive summary"), ("scope", "Scope and coverage")]
     titles += [(f"control-{c.id.lower()}", f"Control {c.id}: {c.control.title}") for c in model.controls]
     titles += [("owners", "Owners"), ("findings", "Findings"), ("exemptions", "Exemptions and exceptions"),
-               ("changes", "Changes since the previous period"), ("period", "Period population and roll-forward"),
-               ("ipe", "Completeness and accuracy (IPE)"), ("methodology", "Methodology and provenance"),
+               ("changes", "Changes since the previous period"), ("period", "Period population and roll-forward")]
+    if model.crosswalk is not None:   # --framework only: no empty section without a selection
+        titles += [("crosswalk", "Framework crosswalk")]
+    titles += [("ipe", "Completeness and accuracy (IPE)"), ("methodology", "Methodology and provenance"),
                ("sample", "Audit sample"), ("signoff", "Sign-off")]
     return [Section(anchor=a, number=i, title=t) for i, (a, t) in enumerate(titles, start=1)]
 
@@ -449,4 +451,6 @@ OUTPUT = Output(
                 "methodology and provenance appendix (every query's text and sha256), sign-off page.",
     write=lambda model, pack: [write_pdf(model, pack / PDF, charts_dir=pack / charts_mod.CHARTS_DIR,
                                          attachments=pack_attachments(pack))],
+    describe=lambda rel, model: None if model.crosswalk is None else (
+        OUTPUT.description[:-1] + f"; with a framework crosswalk section ({', '.join(model.crosswalk.ids)})."),
 )

@@ -4,7 +4,8 @@ A compliance figure without evidence is null (status "No data"), never 100 or 0;
 only ever added (DESIGN.md §6): ``findings.sources``, ``coverage.findings_without_assessment``,
 ``coverage.derived_verdicts`` and ``gaps`` came with the individual recommendations;
 ``changes.rebuilt_still_vulnerable`` and ``period_population`` came with the lineages (the contract
-of December 2026), and ``period_population.monthly``, ``audit_sample`` and ``ipe`` beside them.
+of December 2026), and ``period_population.monthly``, ``audit_sample`` and ``ipe`` beside them; ``crosswalk`` only when frameworks
+are selected (--framework / [crosswalk]).
 A model without a period population, sample or IPE (built without aggregation) gives null there.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reportgen.aggregate.model import DERIVED_VERDICTS, SEVERITY_ORDER, Ipe, ReportModel, RollForward
+from reportgen.aggregate.model import DERIVED_VERDICTS, SEVERITY_ORDER, Crosswalk, Ipe, ReportModel, RollForward
 from reportgen.render.interface import Output
 from reportgen.snapshot import utc_iso
 
@@ -75,7 +76,31 @@ def summary_dict(model: ReportModel) -> dict:
     }
     if model.by_owner:  # --split-by owner only: the owner -> folder index of by-owner/
         out["by_owner"] = [dict(e) for e in model.by_owner]
+    if model.crosswalk is not None:  # --framework / [crosswalk] only; verify --deep re-renders with its ids
+        out["crosswalk"] = _crosswalk(model.crosswalk)
     return out
+
+
+def _crosswalk(cw: Crosswalk) -> dict:
+    """The framework crosswalk (aggregate/crosswalk.py): each requirement with its figures, read at the
+    summary.json paths they name, and its clock figure."""
+    return {
+        "frameworks": [{
+            "id": f.id, "name": f.name, "version": f.version, "source_url": f.source_url, "note": f.note,
+            "mcsb_mapping": f.mcsb_mapping,
+            "requirements": [{
+                "id": r.id, "oscal_id": r.oscal_id, "topic": r.topic, "paraphrase": r.paraphrase,
+                "mcsb": list(r.mcsb), "note": r.note or None,
+                "figures": [{"path": x.path, "label": x.label, "value": x.value} for x in r.figures],
+                "clock": None if r.clock is None else {
+                    "kind": r.clock.kind, "rule": r.clock.rule, "days": r.clock.days,
+                    "severities": list(r.clock.severities), "basis": r.clock.basis, "value": r.clock.value,
+                    "fixable": r.clock.fixable, "undated": r.clock.undated, "applies_to": r.clock.applies_to,
+                    "statement": r.clock.statement},
+            } for r in f.requirements],
+        } for f in cw.frameworks],
+        "disclaimer": cw.disclaimer,
+    }
 
 
 def _executive(model: ReportModel) -> dict | None:

@@ -393,6 +393,7 @@ def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
                   CHANGES_BY_OWNER, t.changes_by_owner),
         *_period_specs(model),
         _history_spec(model),
+        *_crosswalk_specs(model),
         *_ipe_specs(model),
         TableSpec("Queries", "Queries", "datasets.csv",
                   "Every dataset of the snapshot: collection status, rows, pages, the sha256 of its data file and of "
@@ -402,6 +403,57 @@ def table_specs(model: ReportModel) -> tuple[TableSpec, ...]:
                    Highlight("status", "equals", "warning", "partial"),
                    Highlight("status", "equals", "warning", "skipped"))),
     )
+
+
+CROSSWALK = (
+    Column("framework", "Framework"), Column("version", "Version"), Column("requirement", "Requirement"),
+    Column("topic", "Topic"), Column("paraphrase", "Requirement, paraphrased (not the framework's text)"),
+    Column("mcsb", "MCSB controls"), Column("evidence", "Evidence"), Column("label", "Figure"),
+    Column("path", "summary.json path"), Column("value", "Value", "number"),
+    Column("value_text", "Value (text)"), Column("detail", "Detail"),
+)
+CROSSWALK_SHEET = "Crosswalk"
+
+
+def _crosswalk_specs(model: ReportModel) -> tuple[TableSpec, ...]:
+    """The Crosswalk sheet and data/crosswalk.csv, only when frameworks are selected (--framework)."""
+    cw = model.crosswalk
+    if cw is None:
+        return ()
+    return (TableSpec(
+        CROSSWALK_SHEET, "Crosswalk", "crosswalk.csv",
+        "One row per requirement of each selected framework and figure of this pack that evidences it "
+        "(Evidence = Figure: the value at the summary.json path shown), and per requirement with a clock its "
+        "clock figures (Evidence = Clock: open findings past the clock, and how many of them have a fix), with "
+        "the date the clock runs from. Requirements are paraphrased in our own words; read the framework for its "
+        "text. " + cw.disclaimer,
+        CROSSWALK, _frame(CROSSWALK, _crosswalk_rows(model))),)
+
+
+def _crosswalk_rows(model: ReportModel) -> list[dict]:
+    rows = []
+    for fw in model.crosswalk.frameworks:
+        for r in fw.requirements:
+            base = {"framework": fw.name, "version": fw.version, "requirement": r.id, "topic": r.topic,
+                    "paraphrase": r.paraphrase, "mcsb": ", ".join(r.mcsb)}
+            for f in r.figures:
+                number = f.value if isinstance(f.value, (int, float)) and not isinstance(f.value, bool) else None
+                text = ("no data" if f.value is None else "" if number is not None
+                        else ("true" if f.value else "false") if isinstance(f.value, bool) else str(f.value))
+                rows.append({**base, "evidence": "Figure", "label": f.label, "path": f.path, "value": number,
+                             "value_text": text, "detail": r.note})
+            c = r.clock
+            if c is None:
+                continue
+            at = f"crosswalk.frameworks[id={fw.id}].requirements[id={r.id}].clock"
+            which = " and ".join(s.lower() for s in c.severities) + " " if c.severities else ""
+            past = (f"more than {c.days} days after {c.basis}" if c.days is not None else f"past {c.basis}")
+            rows.append({**base, "evidence": "Clock", "label": f"Open {which}findings {past}", "path": f"{at}.value",
+                         "value": c.value, "value_text": "" if c.value is not None else "no data",
+                         "detail": f"{c.rule} {c.statement}"})
+            rows.append({**base, "evidence": "Clock", "label": f"Of those, with a fix available", "path": f"{at}.fixable",
+                         "value": c.fixable, "value_text": "" if c.fixable is not None else "no data", "detail": ""})
+    return rows
 
 
 def _frame(columns: tuple[Column, ...], rows: list[dict]) -> pd.DataFrame:
