@@ -197,7 +197,8 @@ def test_each_owner_pack_has_its_own_executive_page(rendered):
 def test_numbers_are_exact_never_abbreviated():
     assert ex.count(1249) == "1,249"
     assert ex.count(1_020_431) == "1,020,431"
-    assert ex.pct(4.55) == "4.55 %" and ex.pct(50.0) == "50.0 %" and ex.pct(None) == "No data"
+    assert ex.pct(4.55) == "4.55 %" and ex.pct(50.0) == "50.0 %" and ex.pct(0) == "0.0 %" and ex.pct(None) == "No data"
+    assert ex.pct(33.333) == "33.33 %" and ex.pct(96.4) == "96.4 %"
     assert ex.days(12) == "12 d" and ex.days(7.4) == "7.4 d" and ex.days(None) == "No data"
     assert ex.target_text(">=", 90.0, True) == "target \u2265 90 %"
     assert ex.target_text("<=", 0, False) == "target \u2264 0"

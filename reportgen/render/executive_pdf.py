@@ -90,13 +90,11 @@ def clip(value: Any, kind: str) -> Markup:
 
 
 def number(value: float | None) -> str:
-    """A figure as summary.json holds it, at most two decimals, never abbreviated: 4.55, 50.0, 1,249."""
+    """A percentage as summary.json holds it (rounded to two decimals), never abbreviated: 4.55, 50.0, 0.0."""
     if value is None:
         return "No data"
     value = round(float(value), 2)
-    if value == int(value):
-        return f"{int(value):,}" if abs(value) >= 1000 or value == 0 else f"{value:,.1f}"
-    return f"{value:,.2f}".rstrip("0")
+    return f"{value:,.1f}" if value == round(value, 1) else f"{value:,.2f}"
 
 
 def count(value: float | None) -> str:
