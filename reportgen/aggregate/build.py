@@ -126,9 +126,11 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
                                       findings_table, config.policy.assessment_keys),
                         exemptions_unattributed=unattributed)
     model = with_audit_sample(model, config.audit_sample.size, config.audit_sample.seed)
-    model = replace(model, executive=build_executive(model, environment_of(
+    executive = build_executive(model, environment_of(
         facts.clusters, snapshot.frames["resource_containers"], config.environment.tag_keys,
-        config.environment.production_values), config.targets))
+        config.environment.production_values), config.targets)
+    model = replace(model, executive=replace(executive, environment_tag_keys=tuple(config.environment.tag_keys),
+                                             production_values=tuple(config.environment.production_values)))
     if config.crosswalk.frameworks:   # --framework / [crosswalk]: the selected frameworks' figures and clocks
         from reportgen.frameworks import load_crosswalk
         model = replace(model, crosswalk=build_crosswalk(

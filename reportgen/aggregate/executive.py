@@ -50,6 +50,21 @@ class ImageExposure:
     critical: int              # open critical findings
     clusters: int              # clusters they are on
     cves: int                  # distinct CVEs among them
+    fixable: int | None = None  # of the critical findings, those with a fix published (None: not known)
+
+    @property
+    def leverage(self) -> str:
+        """What rebuilding the image buys, in one sentence: "rebuild payments/payouts-api: clears 31
+        critical findings on 4 clusters". A rebuild clears only the findings that have a fix, so when
+        some have none the sentence says "up to" and how many stay."""
+        def n(count: int, word: str) -> str:
+            return f"{count:,} {word}{'' if count == 1 else 's'}"
+        where = f"{n(self.critical, 'critical finding')} ({n(self.cves, 'distinct CVE')}) on {n(self.clusters, 'cluster')}"
+        if self.fixable is None or self.fixable >= self.critical:
+            return f"rebuild {self.image}: clears {where}"
+        stay = self.critical - self.fixable
+        return (f"rebuild {self.image}: clears up to {self.fixable:,} of its {where}; "
+                f"{stay:,} {'has' if stay == 1 else 'have'} no published fix")
 
 
 @dataclass(frozen=True)
@@ -62,7 +77,8 @@ class Executive:
     unique_cves: Mapping[str, tuple[int, int]]   # severity -> (distinct CVEs, open findings)
     environments: Mapping[str, Mapping[str, int]]   # class -> open, critical, overdue, clusters
     owners_overdue_critical: tuple[tuple[str, int, int], ...]   # (owner, overdue critical, clusters)
-    environment_tag_keys: tuple[str, ...] = field(default=())
+    environment_tag_keys: tuple[str, ...] = field(default=())     # [environment] tag_keys, in lookup order
+    production_values: tuple[str, ...] = field(default=())        # [environment] production_values
     amber_rule: str = (f"green: target met; amber: missed by at most {AMBER_MARGIN_PCT:g} points or "
                        f"{AMBER_MARGIN_COUNT} findings; red: missed by more")
 
@@ -132,12 +148,14 @@ def build_executive(model, env_by_rid: pd.Series, targets) -> Executive:
                     for m in (model.period.monthly if model.period is not None else ()) if m.severity == "All")
 
     image = text(crit["registryHost"]) + "/" + text(crit["repositoryName"])
-    grouped = pd.DataFrame({"image": image, "rid": text(crit["resourceId"]).str.lower(), "cve": text(crit["cveId"])})
+    grouped = pd.DataFrame({"image": image, "rid": text(crit["resourceId"]).str.lower(), "cve": text(crit["cveId"]),
+                            "fix": crit["fixable"].fillna(False).astype(bool) if "fixable" in crit else False})
     tops = []
     if len(grouped):
-        agg = grouped.groupby("image").agg(critical=("cve", "size"), clusters=("rid", "nunique"), cves=("cve", "nunique"))
+        agg = grouped.groupby("image").agg(critical=("cve", "size"), clusters=("rid", "nunique"), cves=("cve", "nunique"),
+                                         fixable=("fix", "sum"))
         agg = agg.reset_index().sort_values(["critical", "image"], ascending=[False, True]).head(TOP_IMAGES)
-        tops = [ImageExposure(r.image, int(r.critical), int(r.clusters), int(r.cves)) for r in agg.itertuples()]
+        tops = [ImageExposure(r.image, int(r.critical), int(r.clusters), int(r.cves), int(r.fixable)) for r in agg.itertuples()]
 
     unique = {s: (int(text(g["cveId"]).nunique()), int(len(g))) for s, g in open_.groupby("severity", sort=False)}
     order = ("Critical", "High", "Medium", "Low", "Unknown")

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # The modules that define an OUTPUT, in writing order.
 OUTPUTS: tuple[str, ...] = (
     "reportgen.render.summary",
+    "reportgen.render.executive_pdf",   # embeds summary.json
     "reportgen.render.excel",
     "reportgen.render.csv_export",
     "reportgen.render.charts",

@@ -115,11 +115,14 @@ def _executive(model: ReportModel) -> dict | None:
         "trends": [{"name": t.name, "current": t.current, "previous": t.previous, "change": t.change,
                     "direction": t.direction, "series": [[label, v] for label, v in t.series]} for t in e.trends],
         "monthly": [{"month": m, "sla_attainment_pct": a, "median_days_to_fix": d} for m, a, d in e.monthly],
-        "top_images": [{"image": i.image, "critical": i.critical, "clusters": i.clusters, "cves": i.cves}
+        "top_images": [{"image": i.image, "critical": i.critical, "clusters": i.clusters, "cves": i.cves,
+                        "fixable": i.fixable, "leverage": i.leverage}
                        for i in e.top_images],
         "base_images": e.base_images,
         "unique_cves": {s: {"cves": c, "findings": n} for s, (c, n) in e.unique_cves.items()},
         "environments": {k: dict(v) for k, v in e.environments.items()},
+        "environment_tag_keys": list(e.environment_tag_keys),
+        "production_values": list(e.production_values),
         "owners_overdue_critical": [{"owner": o, "overdue_critical": n, "clusters": c}
                                     for o, n, c in e.owners_overdue_critical],
     }
