@@ -281,3 +281,30 @@ def due_date_method(sla_days: Mapping[str, int]) -> str:
             "is that of the finding's lineage (the same CVE and package on the same cluster and repository, "
             "across image rebuilds): its earliest open sighting or Defender's firstEvaluationDate, raised to the "
             "CVE's published date. Overdue: open, and due before the as-of time.")
+
+
+def apply_known_exploited(findings: pd.DataFrame, catalogue: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Flag findings whose CVE is in the KEV catalogue (``known_exploited`` dataset) and give them the stricter
+    (earlier) of their SLA/governance due date and the KEV due date; dueSource "kev" when the KEV date wins.
+
+    ``findings`` needs cveId, state, dueDate, dueSource; overdue and daysOverdue are recomputed from the new due
+    date. ``catalogue`` None (not checked) leaves the findings as they are, with knownExploited all False.
+    (Not yet wired into ``timeline``/build.py: issue 11 item 5 follow-up.)"""
+    out = findings.copy()
+    if catalogue is None or catalogue.empty:
+        return out.assign(knownExploited=False, kevDateAdded=pd.NaT, kevDueDate=pd.NaT)
+    by_cve = catalogue.set_index(catalogue["cveID"].str.upper())
+    cve = out["cveId"].fillna("").str.upper()
+    in_kev = cve.isin(by_cve.index)
+    kev_due = cve.map(by_cve["dueDate"]).astype("datetime64[us, UTC]")
+    added = cve.map(by_cve["dateAdded"]).astype("datetime64[us, UTC]")
+    due = out["dueDate"].astype("datetime64[us, UTC]")
+    kev_wins = in_kev & kev_due.notna() & (due.isna() | (kev_due < due))
+    due = due.where(~kev_wins, kev_due)
+    source = out["dueSource"].where(~kev_wins, "kev")
+    is_open = out["state"].eq("Open")
+    overdue = is_open & due.notna() & (due < as_of)
+    days_over = ((as_of - due).dt.total_seconds() // 86400).where(overdue)
+    return out.assign(knownExploited=in_kev.to_numpy(dtype=bool), kevDateAdded=added.where(in_kev),
+                      kevDueDate=kev_due.where(in_kev), dueDate=due, dueSource=source, overdue=overdue,
+                      daysOverdue=pd.array(days_over.to_numpy(), dtype="Int64"))

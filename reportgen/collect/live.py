@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from reportgen.collect import registry
+from reportgen.collect import kev, registry
 from reportgen.collect.azure_auth import not_recorded_collector
 from reportgen.collect.frames import stable_order, to_frame
 from reportgen.collect.interface import COMPLETE, FAILED, PARTIAL, SKIPPED, Gap, QueryOutcome, Sources
@@ -201,11 +201,13 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
     finally:
         sources.close()
     _fail_on_resource_graph_failures(results)
-    gaps = [g for r in results.values() for g in r.gaps]
+    kev_frame, kev_info, kev_gaps = kev.collect_dataset(options_kev_source(config, options))
+    gaps = [g for r in results.values() for g in r.gaps] + list(kev_gaps)
     gaps += _unreadable_subscriptions(sources.subscriptions, results)
     gaps += _cve_limit(results["findings"].frame)
     frames = {name: r.frame for name, r in results.items()}
     provenance = {name: r.info for name, r in results.items()}
+    frames[kev.DATASET], provenance[kev.DATASET] = kev_frame, kev_info
     sent = {name: r.query_text for name, r in results.items() if r.query_text}
     totals = {k: sum(int(r.info.extra.get(k, 0) or 0) for r in results.values())
               for k in ("requests", "throttled", "retries")}
@@ -217,7 +219,8 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
             "seconds": round(seconds, 3),
             **dict(sources.meta),
             "partial_datasets": sorted(n for n, r in results.items() if r.info.status == PARTIAL),
-            "skipped_datasets": sorted(n for n, r in results.items() if r.info.status == SKIPPED),
+            "skipped_datasets": sorted([n for n, r in results.items() if r.info.status == SKIPPED]
+                                       + ([kev.DATASET] if kev_info.status == SKIPPED else [])),
             "failed_datasets": sorted(n for n, r in results.items() if r.info.status == FAILED),
         },
         "gaps": [g.to_json() for g in _unique(gaps)],
@@ -227,6 +230,11 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
         return write_snapshot(Path(out_dir), frames, collected_at=now, period=period, source=sources.source,
                               run_id=run_id or new_run_id(), cloud=sources.cloud, scope=sources.scope,
                               provenance=provenance, queries=sent, extra_meta=meta)
+
+
+def options_kev_source(config: RunConfig, options: Mapping[str, Any] | None) -> str | None:
+    """The KEV catalogue to read: a source's option ``known_exploited`` (the sample tenant's own) or the config's."""
+    return (options or {}).get("known_exploited") or config.known_exploited.source
 
 
 def _unique(gaps: Iterable[Gap]) -> list[Gap]:
