@@ -93,7 +93,7 @@ OPTIONAL_DATASETS: dict[str, dict[str, str]] = {
     "known_exploited": {
         "cveID": "str", "vendorProject": "str", "product": "str", "vulnerabilityName": "str", "dateAdded": "ts",
         "shortDescription": "str", "requiredAction": "str", "dueDate": "ts", "knownRansomwareCampaignUse": "str",
-        "notes": "str", "cwes": "json",
+        "forensicTriage": "str", "notes": "str", "cwes": "json",
     },
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -65,9 +66,15 @@ def test_config_source(tmp_path: Path):
 def test_collect_from_file_and_loopback_http(tmp_path: Path):
     path = tmp_path / "kev.json"
     path.write_bytes(feed_bytes())
-    frame, info, gaps = kev.collect_dataset(str(path))
-    assert info.status == "complete" and len(frame) == 2 and not gaps
+    frame, info = kev.collect_dataset(str(path))
+    assert info.status == "complete" and len(frame) == 2 and not info.warnings
     assert info.extra["catalog"]["catalog_version"] == "2026.11.30"
+    assert info.extra["catalog"]["source"] == str(path)
+    assert info.extra["catalog"]["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    _, labelled = kev.collect_dataset(str(path), "the sample catalogue")
+    assert labelled.extra["catalog"]["source"] == "the sample catalogue"
+    path.write_bytes(feed_bytes(count=5))
+    assert "count is 5 but it lists 2" in kev.collect_dataset(str(path))[1].warnings[0]
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
@@ -93,17 +100,35 @@ def test_collect_from_file_and_loopback_http(tmp_path: Path):
         kev.read_bytes("http://example.com/kev.json")
 
 
-def test_absent_is_skipped_with_reason():
-    frame, info, gaps = kev.collect_dataset(None)
-    assert info.status == "skipped" and frame.empty
-    assert "not checked" in gaps[0].message
+def test_absent_is_not_collected_at_all():
+    # no source configured: no dataset and no gap (its absence from the snapshot means "not checked")
+    assert kev.collect_dataset(None) is None
+    assert kev.collect_dataset("") is None
+
+
+def test_schema_required_keys_only(tmp_path: Path):
+    # the CISA schema requires catalogVersion, dateReleased, count, vulnerabilities; title is optional
+    data = json.loads(feed_bytes())
+    del data["title"]
+    for item in data["vulnerabilities"]:
+        for key in ("knownRansomwareCampaignUse", "notes", "cwes"):
+            item.pop(key)
+    cat = kev.parse(json.dumps(data).encode(), "feed.json")
+    assert cat.title == "" and set(cat.frame["knownRansomwareCampaignUse"]) == {""}
+    bad = json.loads(feed_bytes())
+    bad["vulnerabilities"][0]["cwes"] = ["506"]
+    with pytest.raises(SourceError, match=r"vulnerabilities\[0\] \(CVE-2024-3094\): key 'cwes'"):
+        kev.parse(json.dumps(bad).encode(), "feed.json")
+    for key, value in (("count", "2"), ("vulnerabilities", {})):
+        with pytest.raises(SourceError, match=f"key '{key}' has the wrong type"):
+            kev.parse(feed_bytes(**{key: value}), "feed.json")
 
 
 def test_snapshot_round_trip(tmp_path: Path):
     from datetime import date, datetime, timezone
     path = tmp_path / "kev.json"
     path.write_bytes(feed_bytes())
-    frame, info, _ = kev.collect_dataset(str(path))
+    frame, info = kev.collect_dataset(str(path))
     frames = {d: empty_frame(d) for d in DATASETS}
     frames[kev.DATASET] = frame
     out = write_snapshot(tmp_path / "snap", frames, collected_at=datetime(2026, 12, 1, tzinfo=timezone.utc),

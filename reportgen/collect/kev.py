@@ -2,12 +2,19 @@
 
 Format: CISA's "Known Exploited Vulnerabilities Catalog" JSON feed,
 https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json, described by
-its published schema https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities_schema.json
-(mirrored at https://github.com/cisagov/kev-data). Top level: ``title``, ``catalogVersion``,
-``dateReleased``, ``count``, ``vulnerabilities[]``; each vulnerability: ``cveID``,
-``vendorProject``, ``product``, ``vulnerabilityName``, ``dateAdded``, ``shortDescription``,
-``requiredAction``, ``dueDate`` (YYYY-MM-DD), ``knownRansomwareCampaignUse`` ("Known" /
-"Unknown"), ``notes``, ``cwes`` (list of CWE ids).
+its published JSON Schema (draft-07)
+https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities_schema.json, the same
+file as ``known_exploited_vulnerabilities_schema.json`` in https://github.com/cisagov/kev-data
+(checked against commit d98075f22b11ca60ede428f4397966d3523dc692). What it says, and what is read:
+
+- top level, required: ``catalogVersion`` (string), ``dateReleased`` (string, date-time
+  ``YYYY-MM-DDTHH:mm:ss.sssZ``), ``count`` (integer: the number of vulnerabilities in the catalogue),
+  ``vulnerabilities`` (array); ``title`` is in the feed but not required by the schema (optional here);
+- each vulnerability, required: ``cveID`` (pattern ``^CVE-[0-9]{4}-[0-9]{4,19}$``; read case-insensitively
+  and upper-cased), ``vendorProject``, ``product``, ``vulnerabilityName``, ``dateAdded`` (date
+  ``YYYY-MM-DD``), ``shortDescription``, ``requiredAction``, ``dueDate`` (date ``YYYY-MM-DD``);
+  optional: ``knownRansomwareCampaignUse`` ("Known" or "Unknown"), ``forensicTriage`` ("Yes" / "No"),
+  ``notes`` (string), ``cwes`` (array of ``CWE-<digits>`` strings). Other keys are ignored.
 
 The catalogue is read at collect time only (an https URL with a timeout, http only to a
 loopback host, or a file) and frozen into the snapshot as ``data/known_exploited.parquet``;
@@ -16,6 +23,7 @@ rendering never fetches it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import urllib.request
@@ -32,12 +40,13 @@ from reportgen.snapshot import OPTIONAL_DATASETS
 DATASET = "known_exploited"
 TIMEOUT_SECONDS = 30
 MAX_BYTES = 64 * 1024 * 1024
-CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
+CVE = re.compile(r"CVE-\d{4}-\d{4,19}", re.IGNORECASE)
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-TOP_KEYS = {"title": str, "catalogVersion": str, "dateReleased": str, "count": int, "vulnerabilities": list}
+TOP_KEYS = {"catalogVersion": str, "dateReleased": str, "count": int, "vulnerabilities": list}   # schema "required"
 REQUIRED = ("cveID", "vendorProject", "product", "vulnerabilityName", "dateAdded", "shortDescription",
             "requiredAction", "dueDate")
-OPTIONAL = ("knownRansomwareCampaignUse", "notes")
+OPTIONAL = ("knownRansomwareCampaignUse", "forensicTriage", "notes")
+CWE = re.compile(r"CWE-\d+")
 # The snapshot columns (snapshot.OPTIONAL_DATASETS).
 COLUMNS: dict[str, str] = OPTIONAL_DATASETS[DATASET]
 
@@ -117,12 +126,16 @@ def parse(body: bytes, source: str) -> Catalogue:
             if not DAY.fullmatch(row[key]):
                 raise SourceError(f"{where} ({row['cveID']}): key {key!r} {row[key][:40]!r} is not a YYYY-MM-DD date")
         cwes = item.get("cwes", [])
-        if not isinstance(cwes, list) or not all(isinstance(c, str) for c in cwes):
-            raise SourceError(f"{where} ({row['cveID']}): key 'cwes' is not a list of strings")
+        if not isinstance(cwes, list) or not all(isinstance(c, str) and CWE.fullmatch(c.strip()) for c in cwes):
+            raise SourceError(f"{where} ({row['cveID']}): key 'cwes' is not a list of CWE-<number> strings")
         row["cwes"] = json.dumps(cwes)
         rows.append(row)
+    title = data.get("title", "")
+    if not isinstance(title, str):
+        raise SourceError(f"known_exploited {source}: key 'title' has the wrong type ({type(title).__name__}, "
+                          "expected str)")
     frame = to_frame(rows)
-    return Catalogue(title=data["title"], catalog_version=data["catalogVersion"], date_released=data["dateReleased"],
+    return Catalogue(title=title, catalog_version=data["catalogVersion"], date_released=data["dateReleased"],
                      count=data["count"], frame=frame, source=source)
 
 
@@ -142,19 +155,27 @@ def load(source: str) -> Catalogue:
     return parse(read_bytes(source), source)
 
 
-def collect_dataset(source: str | None):
-    """(frame, DatasetInfo, gaps) for the snapshot: skipped with the reason when not configured."""
-    from reportgen.collect.interface import COMPLETE, SKIPPED, Gap
+def collect_dataset(source: str | None, label: str | None = None):
+    """(frame, DatasetInfo) for the snapshot, or None when no source is configured: the dataset is then
+    not written at all (an optional dataset, snapshot.OPTIONAL_DATASETS), and its absence is what the pack
+    reports as "not checked". Not configuring it is a choice, not an evidence gap of the tenant's data.
+    ``label``: how the source is recorded (default: the URL or path itself); the sha256 of the bytes read
+    is recorded beside it."""
+    from reportgen.collect.interface import COMPLETE
     from reportgen.snapshot import DatasetInfo
     if not source:
-        reason = "[known_exploited] source is not configured"
-        return (empty_frame(), DatasetInfo(name=DATASET, rows=0, status=SKIPPED, warnings=(f"{DATASET}: {reason}",),
-                                           extra={"service": "kev", "catalog": None}),
-                (Gap("not-configured", f"Dataset {DATASET} was not collected: {reason}; known exploited "
-                     "vulnerabilities were not checked.", dataset=DATASET),))
-    catalogue = load(source)
-    return (catalogue.frame, DatasetInfo(name=DATASET, rows=len(catalogue.frame), status=COMPLETE,
-                                         extra={"service": "kev", "catalog": catalogue.meta()}), ())
+        return None
+    body = read_bytes(source)
+    catalogue = parse(body, label or source)
+    meta = {**catalogue.meta(), "source_sha256": hashlib.sha256(body).hexdigest(), "source_bytes": len(body)}
+    warnings = ()
+    if catalogue.count != len(catalogue.frame):
+        warnings = (f"{DATASET}: the catalogue's count is {catalogue.count} but it lists {len(catalogue.frame)} "
+                    "distinct CVEs",)
+    return (catalogue.frame, DatasetInfo(name=DATASET, rows=len(catalogue.frame), status=COMPLETE, warnings=warnings, pages=1,
+                                         extra={"service": "kev", "catalog": meta,
+                                                # the catalogue's own count, as Resource Graph's totalRecords
+                                                "total_records": catalogue.count}))
 
 
 def empty_frame() -> pd.DataFrame:

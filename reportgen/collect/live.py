@@ -192,6 +192,9 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
     if missing:
         raise ConfigError(f"no query file for dataset {missing[0]!r}", hint="run `reportgen queries list`")
     texts = {q.name: build_text(q, params) for q in queries}
+    # read first: a catalogue that cannot be read or is malformed stops the run before Azure is queried
+    known_exploited = kev.collect_dataset(options_kev_source(config, options),
+                                          (options or {}).get("known_exploited_label"))
     sources = registry.open_sources(source, config, period, options or {})
     try:
         clock = sources.clock or (lambda: 0.0)
@@ -201,13 +204,13 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
     finally:
         sources.close()
     _fail_on_resource_graph_failures(results)
-    kev_frame, kev_info, kev_gaps = kev.collect_dataset(options_kev_source(config, options))
-    gaps = [g for r in results.values() for g in r.gaps] + list(kev_gaps)
+    gaps = [g for r in results.values() for g in r.gaps]
     gaps += _unreadable_subscriptions(sources.subscriptions, results)
     gaps += _cve_limit(results["findings"].frame)
     frames = {name: r.frame for name, r in results.items()}
     provenance = {name: r.info for name, r in results.items()}
-    frames[kev.DATASET], provenance[kev.DATASET] = kev_frame, kev_info
+    if known_exploited is not None:     # not configured: no dataset at all (the pack says "not checked")
+        frames[kev.DATASET], provenance[kev.DATASET] = known_exploited
     sent = {name: r.query_text for name, r in results.items() if r.query_text}
     totals = {k: sum(int(r.info.extra.get(k, 0) or 0) for r in results.values())
               for k in ("requests", "throttled", "retries")}
@@ -219,8 +222,7 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
             "seconds": round(seconds, 3),
             **dict(sources.meta),
             "partial_datasets": sorted(n for n, r in results.items() if r.info.status == PARTIAL),
-            "skipped_datasets": sorted([n for n, r in results.items() if r.info.status == SKIPPED]
-                                       + ([kev.DATASET] if kev_info.status == SKIPPED else [])),
+            "skipped_datasets": sorted(n for n, r in results.items() if r.info.status == SKIPPED),
             "failed_datasets": sorted(n for n, r in results.items() if r.info.status == FAILED),
         },
         "gaps": [g.to_json() for g in _unique(gaps)],
