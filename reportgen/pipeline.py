@@ -26,7 +26,8 @@ from reportgen.progress import QUIET, Progress
 from reportgen.snapshot import check_snapshot_target, list_history, read_meta, read_snapshot
 
 HISTORY_DATASETS = ("clusters", "resource_containers", "policy_states", "assessments", "findings",
-                    "governance_assignments", "finding_history")
+                    "governance_assignments", "finding_history",
+                    "known_exploited")   # optional: absent from a snapshot without a catalogue
 DEMO_MONTHS = 6
 
 
