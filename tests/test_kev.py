@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -163,3 +164,149 @@ def test_due_date_rule_kev_stricter_and_sla_stricter():
     assert not bool(out["overdue"].iloc[2])
     unchecked = apply_known_exploited(findings, None, utc("2026-12-01"))
     assert not unchecked["knownExploited"].any() and list(unchecked["dueSource"]) == ["sla", "governance", "sla"]
+
+
+# ---------------------------------------------------------------- the build, the pack and the sample tenant
+
+import dataclasses  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from reportgen import pipeline  # noqa: E402
+from reportgen.aggregate.build import build_model  # noqa: E402
+from reportgen.config import RunConfig, ReportConfig  # noqa: E402
+from reportgen.frameworks import load_controls  # noqa: E402
+from reportgen.render.summary import summary_dict  # noqa: E402
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+    return " ".join((page.extract_text() or "") for page in PdfReader(str(path)).pages)
+
+
+def _without_catalogue(snap):
+    """The same snapshot as if no [known_exploited] source had been configured."""
+    return dataclasses.replace(snap, frames={k: v for k, v in snap.frames.items() if k != kev.DATASET},
+                               datasets={k: v for k, v in snap.datasets.items() if k != kev.DATASET})
+
+
+@pytest.fixture(scope="module")
+def sample_pack(tmp_path_factory):
+    """The small sample tenant (which ships a KEV-format catalogue) with one month of history, rendered as a pack."""
+    root = tmp_path_factory.mktemp("kev-sample")
+    pipeline.make_sample(root / "current", history_dir=root / "history", months=1)
+    config = RunConfig(report=ReportConfig(pdf_detail_rows=20))
+    result = pipeline.render(root / "current", root / "pack", config, history_dir=root / "history")
+    return root, config, result
+
+
+def test_sample_snapshot_freezes_the_catalogue(sample_pack):
+    root, _, _ = sample_pack
+    snap = read_snapshot(root / "current")
+    shipped = json.loads((Path(kev.__file__).parent / "sample" / "data" / "known_exploited.json").read_text())
+    assert snap.datasets[kev.DATASET].status == "complete"
+    assert snap.datasets[kev.DATASET].rows == len(shipped["vulnerabilities"]) == shipped["count"]
+    catalog = snap.meta["datasets"][kev.DATASET]["catalog"]
+    assert catalog["catalog_version"] == shipped["catalogVersion"]
+    assert "/work/" not in catalog["source"] and "sample" in catalog["source"]   # a label, not this machine's path
+    # the catalogue lists CVEs the sample's findings really have, and others
+    cves = set(snap.frames["findings"]["cveId"].str.upper())
+    listed = set(snap.frames[kev.DATASET]["cveID"])
+    assert listed & cves and listed - cves
+
+
+def test_flagged_findings_take_the_earlier_due_date(sample_pack):
+    _, _, result = sample_pack
+    f = result.model.tables.findings
+    flagged = f[f["knownExploited"].eq(True)]
+    assert len(flagged) and not f[f["knownExploited"].ne(True)]["dueSource"].eq("kev").any()
+    kev_wins = flagged[flagged["dueSource"].eq("kev")]
+    sla_wins = flagged[flagged["dueSource"].isin(["sla", "governance"])]
+    assert len(kev_wins) and len(sla_wins)          # the sample shows both outcomes
+    assert (kev_wins["dueDate"] == kev_wins["kevDueDate"]).all()
+    assert (kev_wins["kevDueDate"] < kev_wins["slaDueDate"]).all()
+    assert (sla_wins["dueDate"] == sla_wins["slaDueDate"]).all()
+    assert (sla_wins["slaDueDate"] <= sla_wins["kevDueDate"]).all()
+    as_of = result.model.meta.as_of
+    is_open = flagged["state"].eq("Open")
+    assert (flagged.loc[is_open, "overdue"] == (flagged.loc[is_open, "dueDate"] < as_of)).all()
+    # the period population follows the same rule for the same lineages
+    pop = result.model.tables.period_population
+    assert pop["dueSource"].eq("kev").any()
+    by_lineage = kev_wins.drop_duplicates("lineageId").set_index("lineageId")["kevDueDate"]
+    pop_kev = pop[pop["dueSource"].eq("kev")].set_index("lineageId")["dueDate"]
+    common = by_lineage.index.intersection(pop_kev.index)
+    assert len(common) and (pd.to_datetime(pop_kev[common], utc=True) == by_lineage[common]).all()
+
+
+def test_summary_counts_match_the_findings_table(sample_pack):
+    root, _, result = sample_pack
+    summary = json.loads((result.pack_dir / "summary.json").read_text())
+    k = summary["known_exploited"]
+    f = result.model.tables.findings
+    open_flagged = f[f["state"].eq("Open") & f["knownExploited"].eq(True)]
+    assert k["checked"] is True and k["statement"] is None
+    assert k["open_flagged"] == len(open_flagged) > 0
+    assert k["distinct_cves"] == open_flagged["cveId"].str.upper().nunique()
+    assert k["kev_due_applies"] == int(open_flagged["dueSource"].eq("kev").sum())
+    assert k["overdue"] == int(open_flagged["overdue"].sum())
+    assert k["catalog"]["dataset_sha256"] == read_snapshot(root / "current").datasets[kev.DATASET].sha256
+    assert k["catalog"]["source_sha256"] == hashlib.sha256(
+        (Path(kev.__file__).parent / "sample" / "data" / "known_exploited.json").read_bytes()).hexdigest()
+    assert len(result.model.tables.known_exploited) == len(open_flagged)
+
+
+def test_pack_shows_flagged_findings_in_pdf_workbook_and_csv(sample_pack):
+    import csv
+    import openpyxl
+    _, _, result = sample_pack
+    k = result.model.findings.known_exploited
+    text = re.sub(r"\s+", " ", _pdf_text(result.pack_dir / "evidence-pack.pdf"))
+    assert "Known exploited vulnerabilities (CISA KEV)" in text and k.catalog_version in text
+    first = result.model.tables.known_exploited["cveId"].iloc[0]
+    assert first in text
+    with open(result.pack_dir / "data" / "findings.csv", encoding="utf-8", newline="") as fh:
+        rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))]
+    flagged = [r for r in rows if r["Known exploited (CISA KEV)"] == "true"]
+    assert len(flagged) == int(result.model.tables.findings["knownExploited"].eq(True).sum())
+    assert all(r["KEV due date"] for r in flagged)
+    assert any(r["Due date source"] == "kev" for r in flagged)
+    wb = openpyxl.load_workbook(result.pack_dir / "evidence-pack.xlsx", read_only=True)
+    readme = [tuple(c for c in row if c is not None) for row in wb["README"].iter_rows(values_only=True)]
+    assert ("Open findings flagged", f"{k.open_flagged:,}") in readme
+
+
+def test_no_catalogue_says_not_checked_everywhere(sample_pack, tmp_path):
+    from reportgen.render.charts import write_charts
+    from reportgen.render.pdf import write_pdf
+    from reportgen.render.excel import write_workbook
+    import openpyxl
+    root, config, _ = sample_pack
+    snap = _without_catalogue(read_snapshot(root / "current"))
+    history = [_without_catalogue(read_snapshot(p)) for p in sorted((root / "history").iterdir())]
+    model = build_model(snap, config, load_controls(config.controls_file), history)
+    k = summary_dict(model)["known_exploited"]
+    assert k["checked"] is False and "not checked" in k["statement"]
+    assert k["open_flagged"] is None and k["distinct_cves"] is None and k["catalog"] is None   # never 0
+    f = model.tables.findings
+    assert f["knownExploited"].isna().all() and not f["dueSource"].eq("kev").any()
+    assert model.tables.known_exploited.empty
+    write_charts(model, tmp_path / "charts")
+    write_pdf(model, tmp_path / "evidence-pack.pdf", charts_dir=tmp_path / "charts")
+    text = re.sub(r"\s+", " ", _pdf_text(tmp_path / "evidence-pack.pdf"))
+    assert "Known exploited vulnerabilities (CISA KEV)" in text and "Not checked." in text
+    assert "were not checked" in text
+    write_workbook(model, tmp_path / "evidence-pack.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "evidence-pack.xlsx", read_only=True)
+    status = [row[1] for row in wb["README"].iter_rows(values_only=True) if row and row[0] == "Status"]
+    assert status and "not checked" in status[0]
+
+
+def test_owner_packs_keep_the_catalogue_whole(sample_pack):
+    from reportgen.pack.split import filter_frames
+    root, _, _ = sample_pack
+    snap = read_snapshot(root / "current")
+    one = {str(snap.frames["clusters"]["id"].iloc[0]).lower()}
+    kept = filter_frames(snap.frames, one)
+    assert len(kept["clusters"]) == 1
+    assert kept[kev.DATASET].equals(snap.frames[kev.DATASET])

@@ -509,10 +509,10 @@ def _known_exploited_readme_rows(model: ReportModel) -> list[tuple[str, str, Any
                              f"{k.date_released}; {k.entries:,} CVEs"),
         ("row", "Catalogue source", f"{k.source} (sha256 of the bytes read: {k.source_sha256 or 'not recorded'}; "
                                     f"snapshot data/known_exploited.parquet sha256 {k.dataset_sha256})"),
-        ("row", "Open findings flagged", k.open_flagged), ("row", "Distinct CVEs flagged", k.distinct_cves),
-        ("row", "Due by the KEV date", k.kev_due_applies), ("row", "Flagged and overdue", k.overdue),
-        ("row", "Overdue only because of the KEV date", k.overdue_because_kev),
-        ("row", "Known ransomware use", k.ransomware_known),
+        ("row", "Open findings flagged", f"{k.open_flagged:,}"), ("row", "Distinct CVEs flagged", f"{k.distinct_cves:,}"),
+        ("row", "Due by the KEV date", f"{k.kev_due_applies:,}"), ("row", "Flagged and overdue", f"{k.overdue:,}"),
+        ("row", "Overdue only because of the KEV date", f"{k.overdue_because_kev:,}"),
+        ("row", "Known ransomware use", f"{k.ransomware_known:,} of the flagged open findings (catalogue: Known)"),
         ("row", "Findings columns", "Known exploited (CISA KEV) is TRUE where the CVE is in the catalogue; KEV due "
                                     "date is the catalogue's dueDate; SLA or governance due is the date before the "
                                     "KEV rule; Due is the earlier of the two (Due date source kev when the KEV date "
