@@ -310,3 +310,29 @@ def test_owner_packs_keep_the_catalogue_whole(sample_pack):
     kept = filter_frames(snap.frames, one)
     assert len(kept["clusters"]) == 1
     assert kept[kev.DATASET].equals(snap.frames[kev.DATASET])
+
+
+def test_collect_reads_the_configured_catalogue_first(tmp_path: Path):
+    from datetime import date
+    from reportgen.collect import live
+    from reportgen.collect.sample import month_period, world
+    from reportgen.config import KnownExploitedConfig
+    w = world(3, 1, date(2026, 10, 20))
+    start, end, at = month_period(w, 0)
+    options = {"world": w, "month": 0, "label": {}}
+
+    def run(source: str, out: str):
+        config = RunConfig(known_exploited=KnownExploitedConfig(source=source))
+        return live.collect(config, (start, end), tmp_path / out, source="sample", now=at, run_id="r", options=options)
+
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(feed_bytes(count="many"))
+    with pytest.raises(SourceError, match=r"broken\.json: key 'count' has the wrong type"):
+        run(str(broken), "bad")
+    assert not (tmp_path / "bad").exists()          # stopped before anything was collected or written
+    good = tmp_path / "kev.json"
+    good.write_bytes(feed_bytes())
+    snap = read_snapshot(run(str(good), "good"))
+    assert list(snap.frames[kev.DATASET]["cveID"]) == ["CVE-2023-44487", "CVE-2024-3094"]
+    assert snap.meta["datasets"][kev.DATASET]["catalog"]["source"] == str(good)
+    assert snap.meta["gaps"] == [] and kev.DATASET not in snap.meta["collection"]["skipped_datasets"]
