@@ -163,7 +163,11 @@ def test_due_date_rule_kev_stricter_and_sla_stricter():
     assert str(out["dueDate"].iloc[1].date()) == "2023-10-20"
     assert not bool(out["overdue"].iloc[2])
     unchecked = apply_known_exploited(findings, None, utc("2026-12-01"))
-    assert not unchecked["knownExploited"].any() and list(unchecked["dueSource"]) == ["sla", "governance", "sla"]
+    assert unchecked["knownExploited"].isna().all()      # not checked: empty, not False
+    assert list(unchecked["dueSource"]) == ["sla", "governance", "sla"]
+    assert (unchecked["dueDate"] == findings["dueDate"]).all() and unchecked["kevDueDate"].isna().all()
+    # a later KEV due date keeps the SLA date, an earlier one wins; the SLA date is kept beside it
+    assert str(out["slaDueDate"].iloc[0].date()) == "2026-12-10" and str(out["kevDueDate"].iloc[1].date()) == "2023-10-31"
 
 
 # ---------------------------------------------------------------- the build, the pack and the sample tenant

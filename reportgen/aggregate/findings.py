@@ -335,7 +335,7 @@ def apply_known_exploited(findings: pd.DataFrame, catalogue: pd.DataFrame | None
     recomputed from the new due date. Adds knownExploited, kevDateAdded, kevDueDate, kevRansomware
     (the catalogue's knownRansomwareCampaignUse) and slaDueDate (the due date before this rule). ``catalogue`` None (not checked) leaves the due dates as
     they are, with knownExploited all False and the kev columns empty."""
-    out = findings.copy()
+    out = findings            # not changed in place: assign returns a new frame
     lookup = kev_lookup(catalogue)
     cve = out["cveId"]
     kev_due = kev_due_of(cve, lookup)
