@@ -84,6 +84,13 @@ class AuditSampleConfig:
 
 
 @dataclass(frozen=True)
+class KnownExploitedConfig:
+    """``[known_exploited] source``: a CISA KEV JSON catalogue's https URL or file path (None: not checked)."""
+
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class TargetsConfig:
     """Targets of the executive page: red/amber/green status of each figure against them."""
 
@@ -118,6 +125,7 @@ class RunConfig:
     exceptions: ExceptionsConfig = field(default_factory=ExceptionsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     audit_sample: AuditSampleConfig = field(default_factory=AuditSampleConfig)
+    known_exploited: KnownExploitedConfig = field(default_factory=KnownExploitedConfig)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     environment: EnvironmentConfig = field(default_factory=EnvironmentConfig)
     source_file: Path | None = None
@@ -220,6 +228,7 @@ SECTIONS = {
     "exceptions": {"file"},
     "report": {"organization", "title", "pdf_detail_rows"},
     "audit_sample": {"size", "seed"},
+    "known_exploited": {"source"},
     "targets": {"overdue_critical_max", "sla_attainment_min_pct", "compliance_min_pct"},
     "environment": {"tag_keys", "production_values"},
     "crosswalk": {"frameworks"},
@@ -297,6 +306,10 @@ def parse_config(data: Mapping[str, Any], base: Path, source_file: Path | None =
             size=_non_negative_int("audit_sample", "size", t.get("size", defaults.size)),
             seed=_non_negative_int("audit_sample", "seed", t.get("seed", defaults.seed)),
         ))
+    if "known_exploited" in data:
+        t = _check_keys("known_exploited", data["known_exploited"], SECTIONS["known_exploited"])
+        if "source" in t:
+            cfg = replace(cfg, known_exploited=KnownExploitedConfig(source=_kev_source(t["source"], base)))
     if "targets" in data:
         t = _check_keys("targets", data["targets"], SECTIONS["targets"])
         d = TargetsConfig()
@@ -331,6 +344,24 @@ def parse_config(data: Mapping[str, Any], base: Path, source_file: Path | None =
 def with_frameworks(cfg: RunConfig, frameworks: tuple[str, ...] | None) -> RunConfig:
     """``cfg`` with the command line's ``--framework`` selection (None: keep the config's)."""
     return cfg if frameworks is None else replace(cfg, crosswalk=CrosswalkConfig(frameworks=tuple(frameworks)))
+
+
+def _kev_source(value: Any, base: Path) -> str:
+    """An https URL (http only to a loopback host, for tests) or a file path resolved against ``base``."""
+    text = _str("known_exploited", "source", value)
+    lowered = text.lower()
+    if lowered.startswith("https://"):
+        return text
+    if lowered.startswith("http://"):
+        from urllib.parse import urlsplit
+        host = (urlsplit(text).hostname or "").lower()
+        if host in ("127.0.0.1", "localhost", "::1"):
+            return text
+        raise ConfigError(f"config [known_exploited] source: {shown(text)} is plain http",
+                          hint="use the https URL of the catalogue, or a file path")
+    if "://" in text:
+        raise ConfigError(f"config [known_exploited] source: {shown(text)} is not an https URL or a file path")
+    return str(_path("known_exploited", "source", text, base))
 
 
 def with_audit_sample(cfg: RunConfig, size: int | None = None, seed: int | None = None) -> RunConfig:

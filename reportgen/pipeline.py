@@ -27,7 +27,8 @@ from reportgen.progress import QUIET, Progress
 from reportgen.snapshot import check_snapshot_target, list_history, read_meta, read_snapshot
 
 HISTORY_DATASETS = ("clusters", "resource_containers", "policy_states", "assessments", "findings",
-                    "governance_assignments", "finding_history")
+                    "governance_assignments", "finding_history",
+                    "known_exploited")   # optional: absent from a snapshot without a catalogue
 DEMO_MONTHS = 6
 DEMO_FRAMEWORKS = ("iso27001", "pci-dss", "nist-800-53", "soc2")   # the demo's crosswalk (reportgen demo --framework)
 

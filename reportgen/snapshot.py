@@ -86,6 +86,22 @@ DATASETS: dict[str, dict[str, str]] = {
     },
 }
 
+# Datasets added after the format was first defined (DESIGN.md §5), written only when collected:
+# a snapshot without one still reads (its absence means "not checked", never "none").
+# known_exploited: the CISA KEV catalogue (reportgen.collect.kev names the format's source).
+OPTIONAL_DATASETS: dict[str, dict[str, str]] = {
+    "known_exploited": {
+        "cveID": "str", "vendorProject": "str", "product": "str", "vulnerabilityName": "str", "dateAdded": "ts",
+        "shortDescription": "str", "requiredAction": "str", "dueDate": "ts", "knownRansomwareCampaignUse": "str",
+        "forensicTriage": "str", "notes": "str", "cwes": "json",
+    },
+}
+
+
+def _contract(dataset: str) -> dict[str, str]:
+    return DATASETS[dataset] if dataset in DATASETS else OPTIONAL_DATASETS[dataset]
+
+
 # Columns added to a dataset after the format was first defined (DESIGN.md §5): written when
 # present, read when present, never required, so that older snapshots keep reading.
 OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
@@ -164,7 +180,7 @@ def sha256_text(text: str) -> str:
 
 def empty_frame(dataset: str) -> pd.DataFrame:
     """A zero-row frame with the dataset's contract columns and types."""
-    return coerce_frame(dataset, pd.DataFrame({c: [] for c in DATASETS[dataset]}), origin=f"<empty {dataset}>")
+    return coerce_frame(dataset, pd.DataFrame({c: [] for c in _contract(dataset)}), origin=f"<empty {dataset}>")
 
 
 def _coerce_column(series: pd.Series, kind: str) -> pd.Series:
@@ -224,7 +240,7 @@ def _coerce_column(series: pd.Series, kind: str) -> pd.Series:
 
 def coerce_frame(dataset: str, frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     """Check contract columns exist and cast them and the optional ones present; other columns are kept."""
-    columns = DATASETS[dataset]
+    columns = _contract(dataset)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise SnapshotError(f"{origin}: missing column {missing[0]!r}",
@@ -242,7 +258,7 @@ def coerce_frame(dataset: str, frame: pd.DataFrame, origin: str) -> pd.DataFrame
 
 
 def _to_arrow(dataset: str, frame: pd.DataFrame) -> pa.Table:
-    columns = {**DATASETS[dataset],
+    columns = {**_contract(dataset),
                **{c: k for c, k in OPTIONAL_COLUMNS.get(dataset, {}).items() if c in frame.columns}}
     fields = [pa.field(c, _ARROW_TYPES[k]) for c, k in columns.items()]
     arrays = [pa.array(frame[c], type=_ARROW_TYPES[k], from_pandas=True) for c, k in columns.items()]
@@ -281,7 +297,7 @@ def _replace_lone_surrogates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def _typed_arrow(dataset: str, frame: pd.DataFrame) -> pa.Table | None:
     """The frame as Arrow when every contract and optional column already has its snapshot type and
     holds nothing else (Arrow checks each value); None when any column needs ``coerce_frame``."""
-    columns = {**DATASETS[dataset],
+    columns = {**_contract(dataset),
                **{c: k for c, k in OPTIONAL_COLUMNS.get(dataset, {}).items() if c in frame.columns}}
     if any(c not in frame.columns or str(frame[c].dtype) != _FAST_KINDS[k] for c, k in columns.items()):
         return None
@@ -326,7 +342,7 @@ def write_snapshot(
     query hashes per dataset (rows and sha256 are always computed here).
     """
     out_dir = Path(out_dir)
-    unknown = sorted(set(frames) - set(DATASETS))
+    unknown = sorted(set(frames) - set(DATASETS) - set(OPTIONAL_DATASETS))
     missing = sorted(set(DATASETS) - set(frames))
     if unknown or missing:
         raise SnapshotError(f"snapshot {out_dir}: datasets {'unknown ' + str(unknown) if unknown else ''}"
@@ -337,7 +353,8 @@ def write_snapshot(
     with build_beside(out_dir) as tmp:
         (tmp / "data").mkdir()
         infos = {}
-        for name in DATASETS:
+        written = list(DATASETS) + [n for n in OPTIONAL_DATASETS if n in frames]
+        for name in written:
             frame = frames[name]
             replaced = ()
             try:
@@ -369,7 +386,7 @@ def write_snapshot(
             "source": source,
             "cloud": cloud,
             "scope": dict(scope or {"tenant_id": None, "subscriptions": [], "management_groups": []}),
-            "datasets": {name: infos[name].to_json() for name in DATASETS},
+            "datasets": {name: infos[name].to_json() for name in written},
         }
         if extra_meta:
             meta.update(extra_meta)
@@ -429,7 +446,7 @@ def read_meta(snapshot_dir: Path) -> dict:
         date.fromisoformat(meta["period"]["end"])
     except (ValueError, KeyError, TypeError) as exc:
         raise SnapshotError(f"{meta_path}: bad collected_at or period ({exc})") from None
-    for name in DATASETS:
+    for name in list(DATASETS) + [n for n in OPTIONAL_DATASETS if n in meta["datasets"]]:
         if name not in meta["datasets"]:
             raise SnapshotError(f"{meta_path}: datasets has no entry for {name!r}")
         entry = meta["datasets"][name]
@@ -447,11 +464,12 @@ def read_snapshot(snapshot_dir: Path, datasets: Iterable[str] | None = None) -> 
     """Read and validate a snapshot. ``datasets`` limits which parquet files are loaded."""
     snapshot_dir = Path(snapshot_dir)
     meta = read_meta(snapshot_dir)
-    wanted = list(DATASETS) if datasets is None else list(datasets)
+    present = list(DATASETS) + [n for n in OPTIONAL_DATASETS if n in meta["datasets"]]
+    wanted = present if datasets is None else list(datasets)
     frames: dict[str, pd.DataFrame] = {}
     infos: dict[str, DatasetInfo] = {}
     queries: dict[str, str] = {}
-    for name in DATASETS:
+    for name in present:
         entry = meta["datasets"][name]
         infos[name] = DatasetInfo(
             name=name, rows=entry["rows"], status=entry["status"], sha256=entry["sha256"],

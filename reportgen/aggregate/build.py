@@ -19,7 +19,8 @@ from reportgen.aggregate.exceptions import LocalException, load_exceptions
 from reportgen.aggregate.audit_sample import with_audit_sample
 from reportgen.aggregate.crosswalk import build_crosswalk
 from reportgen.aggregate.exemptions import covering, crediting_order, exemptions_table
-from reportgen.aggregate.findings import INDIVIDUAL, UNRECORDED, FindingKeys, SnapshotFacts, snapshot_facts, timeline
+from reportgen.aggregate.findings import (INDIVIDUAL, KNOWN_EXPLOITED, UNRECORDED, FindingKeys, SnapshotFacts,
+                                         apply_known_exploited, known_exploited_catalogue, snapshot_facts, timeline)
 from reportgen.aggregate.ipe import build_ipe
 from reportgen.aggregate.lineage import EvidenceStart, LineageKeys, LineageTracker
 from reportgen.aggregate.executive import build_executive, environment_of
@@ -28,7 +29,7 @@ from reportgen.aggregate.period import (SnapPoint, digests_text, empty_history, 
 from reportgen.aggregate.model import (
     CHANGE_COLUMNS, CLUSTER_COLUMNS, CONTROL_OWNER_COLUMNS, DERIVED_VERDICTS, EXEMPTION_COLUMNS, FINDING_COLUMNS,
     SEVERITY_ORDER, Changes, ControlDef, ControlResult, Coverage, DatasetStatus, EvidenceGap, FindingsSummary,
-    HistoryPoint, OwnerResult, ReportMeta, ReportModel, ReportTables, SlaRow,
+    HistoryPoint, KnownExploited, OwnerResult, ReportMeta, ReportModel, ReportTables, SlaRow,
 )
 from reportgen.aggregate.owners import SOURCES, load_mapping
 from reportgen.config import SEVERITIES, RunConfig
@@ -64,7 +65,9 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
         facts = snapshot_facts(snap, config, controls, exceptions, mapping, keys, lineages)
         tracker.record_evaluations(facts.evaluated)
         tracker.record_open(h.loc[h["open"], "lineage"].to_numpy(), h.loc[h["open"], "at"])
-        tl = timeline(facts, tracker, sla, evidence_start)
+        # each snapshot's own known-exploited catalogue (what was known at its as-of); none: not checked
+        tl = apply_known_exploited(timeline(facts, tracker, sla, evidence_start), known_exploited_catalogue(snap),
+                                   facts.as_of)
         point = snap_point(facts, tl, _period_start(snap))
         points.append(_history_point(facts, tl, controls, point, snap_points[-1] if snap_points else None))
         snap_points.append(point)
@@ -84,7 +87,9 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
 
     control_results = tuple(_control_result(c, facts, previous_facts, snapshot, config) for c in controls)
     changes, change_rows, changes_by_owner = _changes(findings, snap_points[-1], previous, lineages, config)
-    pops = [population(snap_points, i, history_all, tracker, sla, evidence_start) for i in range(len(snap_points))]
+    pops = [population(snap_points, i, history_all, tracker, sla, evidence_start,
+                       known_exploited=known_exploited_catalogue(snaps[i]), lineages=lineages)
+            for i in range(len(snap_points))]
     monthly = tuple(m for pt, pop in zip(snap_points, pops) for m in monthly_sla(pt.label, pop.frame))
     period = period_figures(pops[-1], snap_points[-1], monthly)
     clusters_table = _clusters_table(facts, findings, open_, snapshot, config.policy.assessment_keys)
@@ -99,6 +104,7 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
     exemptions, unattributed = exemptions_table(snapshot, exceptions, findings, config)
     meta = _meta(snapshot, config)
     findings_table = _findings_table(findings, facts, lineages)
+    summary = replace(summary, known_exploited=known_exploited_summary(snapshot, findings_table))
     model_tables = ReportTables(
         findings=findings_table,
         clusters=clusters_table[list(CLUSTER_COLUMNS)],
@@ -107,6 +113,7 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
         changes=change_rows,
         changes_by_owner=changes_by_owner,
         overdue_critical=overdue_critical(findings_table),
+        known_exploited=known_exploited_open(findings_table),
         period_population=population_table(
             pops[-1], snap_points[-1], pops[-1].opening, lineages, _exemption_evidence(findings, exceptions, exemptions),
             snapshot.datasets["findings"].query_sha256 if "findings" in snapshot.datasets else None,
@@ -486,6 +493,9 @@ def _findings_table(findings: pd.DataFrame, facts: SnapshotFacts, lineages: Line
         "source": source.where(source.ne(""), UNRECORDED),
         "ageIsLowerBound": column(findings["ageIsLowerBound"]),
         "lineageId": pd.Series(lineages.lineage_ids(findings["lineage"].to_numpy()[order]), dtype=object),
+        "knownExploited": column(findings["knownExploited"]), "kevDateAdded": column(findings["kevDateAdded"]),
+        "kevDueDate": column(findings["kevDueDate"]), "kevRansomware": column(findings["kevRansomware"]),
+        "slaDueDate": column(findings["slaDueDate"]),
     }
     return pd.DataFrame(table, columns=list(FINDING_COLUMNS), copy=False)   # no copy into one block
 
@@ -495,6 +505,33 @@ def overdue_critical(findings: pd.DataFrame) -> pd.DataFrame:
     at_risk = findings["state"].eq("Open") & findings["overdue"].fillna(False).astype(bool) & findings["severity"].eq(
         "Critical")
     return findings[at_risk].reset_index(drop=True)
+
+
+def known_exploited_open(findings: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the findings table that are open and whose CVE is in the known-exploited catalogue."""
+    flagged = findings["state"].eq("Open") & findings["knownExploited"].fillna(False).astype(bool)
+    return findings[flagged].reset_index(drop=True)
+
+
+def known_exploited_summary(snapshot: Snapshot, findings: pd.DataFrame) -> KnownExploited:
+    """The known-exploited figures; not checked (every figure None) when the snapshot has no catalogue."""
+    info = snapshot.datasets.get(KNOWN_EXPLOITED)
+    if info is None:
+        return KnownExploited(checked=False)
+    catalog = (info.extra or {}).get("catalog") or {}
+    rows = known_exploited_open(findings)
+    overdue = rows["overdue"].fillna(False).astype(bool)
+    by_kev = rows["dueSource"].eq("kev")
+    as_of = snapshot.collected_at
+    sla_due = pd.to_datetime(rows["slaDueDate"], utc=True)
+    only_kev = overdue & by_kev & (sla_due.isna() | (sla_due >= as_of))
+    return KnownExploited(
+        checked=True, catalog_version=catalog.get("catalog_version"), date_released=catalog.get("date_released"),
+        title=catalog.get("title") or None, source=catalog.get("source"), source_sha256=catalog.get("source_sha256"),
+        dataset_sha256=info.sha256, entries=int(info.rows), open_flagged=len(rows),
+        distinct_cves=int(rows["cveId"].dropna().str.upper().nunique()), overdue=int(overdue.sum()),
+        kev_due_applies=int(by_kev.sum()), overdue_because_kev=int(only_kev.sum()),
+        ransomware_known=int(rows["kevRansomware"].fillna("").str.strip().str.lower().eq("known").sum()))
 
 
 def earliest_due(findings: pd.DataFrame) -> dict[str, pd.Timestamp]:

@@ -280,4 +280,78 @@ def due_date_method(sla_days: Mapping[str, int]) -> str:
             f"({sla}); a finding of unknown severity has no SLA and is due only by a governance date. First seen "
             "is that of the finding's lineage (the same CVE and package on the same cluster and repository, "
             "across image rebuilds): its earliest open sighting or Defender's firstEvaluationDate, raised to the "
-            "CVE's published date. Overdue: open, and due before the as-of time.")
+            "CVE's published date. When the snapshot holds the known-exploited catalogue (CISA KEV), a finding whose "
+            "CVE is in it is due by the earlier of that date and the catalogue's due date for the CVE (due date source \"kev\" when the "
+            "catalogue's date applies). Overdue: open, and due before the as-of time.")
+
+
+KNOWN_EXPLOITED = "known_exploited"     # the optional snapshot dataset (reportgen/collect/kev.py)
+
+
+def known_exploited_catalogue(snap: Snapshot) -> pd.DataFrame | None:
+    """The snapshot's KEV catalogue (``known_exploited``), or None when it was not collected (not checked)."""
+    return snap.frames.get(KNOWN_EXPLOITED) if KNOWN_EXPLOITED in snap.datasets else None
+
+
+def kev_lookup(catalogue: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The catalogue by upper-case CVE id: dateAdded, dueDate, knownRansomwareCampaignUse (None: not checked)."""
+    if catalogue is None:
+        return None
+    cve = per_value(catalogue["cveID"], lambda v: "" if v is None else str(v).strip().upper())
+    table = pd.DataFrame({"dateAdded": pd.to_datetime(catalogue["dateAdded"], utc=True).astype("datetime64[us, UTC]"),
+                          "dueDate": pd.to_datetime(catalogue["dueDate"], utc=True).astype("datetime64[us, UTC]"),
+                          "ransomware": catalogue["knownRansomwareCampaignUse"].fillna("").astype(object)})
+    table.index = pd.Index(cve.to_numpy(dtype=object))
+    # one row per CVE; a repeated CVE keeps its earliest due date
+    table = table.sort_values("dueDate", kind="stable")
+    return table[~table.index.duplicated()]
+
+
+def kev_due_of(cves: pd.Series, lookup: pd.DataFrame | None, column: str = "dueDate") -> pd.Series:
+    """Per CVE id, ``column`` of its catalogue entry (NaT / None when it is not in the catalogue)."""
+    if lookup is None or lookup.empty:
+        return (pd.Series(pd.NaT, index=cves.index, dtype="datetime64[us, UTC]") if column != "ransomware"
+                else pd.Series(None, index=cves.index, dtype=object))
+    values = lookup[column]
+    if column == "ransomware":
+        return per_value(cves, lambda v: values.get(str(v).strip().upper()) if v is not None else None)
+    return per_value(cves, lambda v: values.get(str(v).strip().upper(), pd.NaT) if v is not None else pd.NaT,
+                     "datetime64[us, UTC]")
+
+
+def stricter_due(due: pd.Series, source, kev_due: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """The due date rule for known-exploited CVEs (issue 11 item 5): the earlier of the SLA/governance due date
+    and the KEV dueDate; the source is "kev" where the KEV date is strictly earlier (or the only one)."""
+    due = pd.Series(due.array, index=kev_due.index).astype("datetime64[us, UTC]")
+    kev_wins = (kev_due.notna() & (due.isna() | (kev_due < due))).to_numpy()
+    return due.where(~kev_wins, kev_due), np.where(kev_wins, "kev", np.asarray(source, dtype=object)).astype(object)
+
+
+def apply_known_exploited(findings: pd.DataFrame, catalogue: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Flag findings whose CVE is in the KEV catalogue (``known_exploited`` dataset) and give them the stricter
+    (earlier) of their SLA/governance due date and the KEV due date; dueSource "kev" when the KEV date wins.
+
+    ``findings`` needs cveId, state, dueDate, dueSource (``timeline``'s output); overdue and daysOverdue are
+    recomputed from the new due date. Adds knownExploited, kevDateAdded, kevDueDate, kevRansomware
+    (the catalogue's knownRansomwareCampaignUse) and slaDueDate (the due date before this rule). ``catalogue`` None (not checked) leaves the due dates as
+    they are, with knownExploited all False and the kev columns empty."""
+    out = findings            # not changed in place: assign returns a new frame
+    lookup = kev_lookup(catalogue)
+    cve = out["cveId"]
+    kev_due = kev_due_of(cve, lookup)
+    added = kev_due_of(cve, lookup, "dateAdded")
+    ransomware = kev_due_of(cve, lookup, "ransomware")
+    in_kev = added.notna() | kev_due.notna()
+    sla_due = pd.Series(out["dueDate"].array, index=out.index).astype("datetime64[us, UTC]")
+    due, source = stricter_due(out["dueDate"], out["dueSource"].to_numpy(dtype=object), kev_due)
+    is_open = out["state"].eq("Open").to_numpy()
+    overdue = pd.Series(is_open & due.notna().to_numpy() & (due < as_of).to_numpy(), index=out.index)
+    days_over = ((as_of - due).dt.total_seconds() // 86400).where(overdue.to_numpy())
+    # not checked: knownExploited is empty (None), never False ("not in the catalogue" needs a catalogue)
+    flag = (in_kev.to_numpy(dtype=bool) if lookup is not None
+            else pd.Series(None, index=out.index, dtype=object))
+    return out.assign(knownExploited=flag, kevDateAdded=added.array, kevDueDate=kev_due.array,
+                      kevRansomware=pd.Series(ransomware.where(in_kev, "").to_numpy(dtype=object), index=out.index,
+                                              dtype=object),
+                      slaDueDate=sla_due.array, dueDate=due.array, dueSource=pd.Series(source, index=out.index, dtype=object), overdue=overdue,
+                      daysOverdue=pd.array(days_over.to_numpy(), dtype="Int64"))

@@ -21,7 +21,7 @@ import pandas as pd
 from reportgen import __version__
 from reportgen.aggregate.model import (Collector, ControlResult, Coverage, FindingsSummary, Ipe, IpeDataset,
                                        Reconciliation)
-from reportgen.snapshot import DATASETS, Snapshot
+from reportgen.snapshot import DATASETS, OPTIONAL_DATASETS, Snapshot
 
 SUBSCRIPTION_COLUMNS = ("subscriptionId", "SubscriptionId", "_SubscriptionId")
 LOG_ANALYTICS_DATASETS = ("assessment_history", "finding_history")
@@ -56,6 +56,11 @@ def subscriptions_seen(frame: pd.DataFrame | None) -> set[str] | None:
 def _dataset_note(name: str, status: str, rows: int, total: int | None, service: str, asked: list[str],
                   seen: set[str] | None, warnings: tuple[str, ...]) -> str:
     parts = []
+    if service == "kev":   # the known-exploited catalogue: one JSON document, its own count as the total
+        if total is None:
+            return "the catalogue states no count"
+        return ("rows (distinct CVEs) equal the catalogue's count" if rows == total else
+                f"{rows:,} distinct CVEs but the catalogue's count is {total:,}")
     if status == "skipped":
         parts.append(f"not collected{': ' + warnings[0] if warnings else ''}")
     elif status in ("partial", "failed"):
@@ -86,7 +91,8 @@ def _dataset_note(name: str, status: str, rows: int, total: int | None, service:
 def ipe_datasets(snapshot: Snapshot) -> tuple[IpeDataset, ...]:
     asked = [str(s) for s in (snapshot.meta.get("scope") or {}).get("subscriptions") or [] if str(s).strip()]
     out = []
-    for name in DATASETS:
+    # the optional known-exploited catalogue too, when the snapshot holds it (absent: not checked)
+    for name in [*DATASETS, *(n for n in OPTIONAL_DATASETS if n in snapshot.datasets)]:
         info = snapshot.datasets[name]
         extra = info.extra or {}
         service = str(extra.get("service") or ("log_analytics" if name in LOG_ANALYTICS_DATASETS else "resource_graph"))

@@ -87,6 +87,46 @@ class OwnerResult:
 
 
 @dataclass(frozen=True)
+class KnownExploited:
+    """The open findings whose CVE is in the known-exploited catalogue (CISA KEV, snapshot dataset
+    ``known_exploited``). ``checked`` False: the snapshot holds no catalogue, so every figure is None and
+    the pack says "not checked" (never "0 known exploited")."""
+
+    checked: bool
+    catalog_version: str | None = None     # catalogVersion
+    date_released: str | None = None       # dateReleased, as the catalogue gives it
+    title: str | None = None
+    source: str | None = None              # the URL or file it was read from (or the sample's label)
+    source_sha256: str | None = None       # sha256 of the bytes read at collection
+    dataset_sha256: str | None = None      # sha256 of data/known_exploited.parquet in the snapshot
+    entries: int | None = None             # distinct CVEs in the catalogue
+    open_flagged: int | None = None        # open findings whose CVE is in it
+    distinct_cves: int | None = None       # distinct CVEs among them
+    overdue: int | None = None             # of them, past their (stricter) due date
+    kev_due_applies: int | None = None     # of them, due by the catalogue's date (dueSource "kev")
+    overdue_because_kev: int | None = None  # overdue only because the catalogue's date is earlier
+    ransomware_known: int | None = None    # of them, knownRansomwareCampaignUse "Known"
+
+    @property
+    def statement(self) -> str:
+        """One plain sentence for every document: what was checked and what it found."""
+        if not self.checked:
+            return ("Known exploited vulnerabilities were not checked: the snapshot holds no known-exploited "
+                    "catalogue (CISA KEV), so no finding is flagged and no KEV due date applies.")
+        n, cves = self.open_flagged or 0, self.distinct_cves or 0
+        version = f"version {self.catalog_version}" if self.catalog_version else "of unrecorded version"
+        found = (f"{n:,} open finding{'s' if n != 1 else ''} ({cves:,} distinct CVE{'s' if cves != 1 else ''}) "
+                 f"{'are' if n != 1 else 'is'} in it" if n else "no open finding is in it")
+        extra = ""
+        if n:
+            extra = (f"; {self.kev_due_applies or 0:,} {'are' if (self.kev_due_applies or 0) != 1 else 'is'} due by the "
+                     f"catalogue's earlier due date, {self.overdue or 0:,} {'are' if (self.overdue or 0) != 1 else 'is'} "
+                     f"overdue, {self.overdue_because_kev or 0:,} of them only because of the catalogue's date")
+        return (f"Checked against the known-exploited catalogue (CISA KEV format) {version} with "
+                f"{self.entries or 0:,} CVEs: {found}{extra}.")
+
+
+@dataclass(frozen=True)
 class FindingsSummary:
     open: int
     exempt: int
@@ -101,6 +141,7 @@ class FindingsSummary:
     # distinct findings (any state) per source of their representative row, plus "both": those
     # delivered by the individual recommendations and the legacy sub-assessments alike
     sources: Mapping[str, int] = field(default_factory=dict)
+    known_exploited: KnownExploited = field(default_factory=lambda: KnownExploited(checked=False))
 
     @property
     def fixable_pct(self) -> float:
@@ -337,6 +378,8 @@ class ReportTables:
     period_population: one row per lineage of the period population, sorted by severity, then
       lineage id. Columns: POPULATION_COLUMNS.
     audit_sample: the drawn items with their evidence cards, in item order. Columns: SAMPLE_COLUMNS.
+    known_exploited: the open findings whose CVE is in the known-exploited catalogue, in the order of
+      findings (empty when not checked: see FindingsSummary.known_exploited). Columns: FINDING_COLUMNS.
     """
 
     findings: pd.DataFrame
@@ -348,6 +391,7 @@ class ReportTables:
     overdue_critical: pd.DataFrame
     period_population: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(POPULATION_COLUMNS)))
     audit_sample: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SAMPLE_COLUMNS)))
+    known_exploited: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(FINDING_COLUMNS)))
 
 
 FINDING_COLUMNS = (
@@ -365,6 +409,11 @@ FINDING_COLUMNS = (
     "publishedDate", "statusCode", "statusCause",
     "source",           # individual-recommendations | legacy-subassessments | other (the representative row's)
     "lineageId",        # the lineage (DESIGN §6) the finding belongs to: "L-" + 16 hex of its key's sha256
+    # known exploited (CISA KEV, dataset known_exploited): all False / empty when the snapshot has no catalogue
+    "knownExploited",   # the CVE is in the catalogue
+    "kevDateAdded", "kevDueDate",   # the catalogue's dateAdded and dueDate for the CVE
+    "kevRansomware",    # the catalogue's knownRansomwareCampaignUse (Known | Unknown | "")
+    "slaDueDate",       # the SLA or governance due date; dueDate is the earlier of it and kevDueDate (dueSource kev)
 )
 CLUSTER_COLUMNS = (
     "name", "id", "subscriptionId", "resourceGroup", "location", "owner", "ownerSource",

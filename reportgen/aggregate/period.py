@@ -124,7 +124,11 @@ class Population:
 
 
 def population(points: list[SnapPoint], index: int, history: pd.DataFrame, tracker: LineageTracker,
-               sla_days: dict[str, int], evidence_start: EvidenceStart) -> Population:
+               sla_days: dict[str, int], evidence_start: EvidenceStart, known_exploited: pd.DataFrame | None = None,
+               lineages: LineageKeys | None = None) -> Population:
+    """``known_exploited``: the KEV catalogue of ``points[index]``'s snapshot (None: not checked); with it
+    (and ``lineages``, to name each lineage's CVE) due dates follow the findings' rule: the earlier of the
+    SLA/governance date and the catalogue's dueDate, source "kev" when the catalogue's applies."""
     cur = points[index]
     start = cur.period_start
     opening = next((p for p in reversed(points[:index]) if p.as_of <= start), None)
@@ -176,6 +180,10 @@ def population(points: list[SnapPoint], index: int, history: pd.DataFrame, track
     gov_applies = gov.notna() & (first <= gov)
     due = gov.where(gov_applies, sla_due)
     due_source = np.where(gov_applies, "governance", np.where(sla_due.notna(), "sla", "none"))
+    if known_exploited is not None and lineages is not None and n:
+        from reportgen.aggregate.findings import kev_due_of, kev_lookup, stricter_due
+        cves = pd.Series(lineages.parts(pop)["cveId"].to_numpy(dtype=object), index=index_)
+        due, due_source = stricter_due(due, due_source, kev_due_of(cves, kev_lookup(known_exploited)))
 
     in_scope = pd.Index(cur.clusters["rid"]).unique()
     cur_exempt = pd.unique(cur.rows.loc[cur.rows["state"].eq("Exempt"), "lineage"].to_numpy())

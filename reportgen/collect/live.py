@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from reportgen.collect import registry
+from reportgen.collect import kev, registry
 from reportgen.collect.azure_auth import not_recorded_collector
 from reportgen.collect.frames import stable_order, to_frame
 from reportgen.collect.interface import COMPLETE, FAILED, PARTIAL, SKIPPED, Gap, QueryOutcome, Sources
@@ -192,6 +192,9 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
     if missing:
         raise ConfigError(f"no query file for dataset {missing[0]!r}", hint="run `reportgen queries list`")
     texts = {q.name: build_text(q, params) for q in queries}
+    # read first: a catalogue that cannot be read or is malformed stops the run before Azure is queried
+    known_exploited = kev.collect_dataset(options_kev_source(config, options),
+                                          (options or {}).get("known_exploited_label"))
     sources = registry.open_sources(source, config, period, options or {})
     try:
         clock = sources.clock or (lambda: 0.0)
@@ -206,6 +209,8 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
     gaps += _cve_limit(results["findings"].frame)
     frames = {name: r.frame for name, r in results.items()}
     provenance = {name: r.info for name, r in results.items()}
+    if known_exploited is not None:     # not configured: no dataset at all (the pack says "not checked")
+        frames[kev.DATASET], provenance[kev.DATASET] = known_exploited
     sent = {name: r.query_text for name, r in results.items() if r.query_text}
     totals = {k: sum(int(r.info.extra.get(k, 0) or 0) for r in results.values())
               for k in ("requests", "throttled", "retries")}
@@ -227,6 +232,11 @@ def collect(config: RunConfig, period: tuple[date, date] | None, out_dir: Path, 
         return write_snapshot(Path(out_dir), frames, collected_at=now, period=period, source=sources.source,
                               run_id=run_id or new_run_id(), cloud=sources.cloud, scope=sources.scope,
                               provenance=provenance, queries=sent, extra_meta=meta)
+
+
+def options_kev_source(config: RunConfig, options: Mapping[str, Any] | None) -> str | None:
+    """The KEV catalogue to read: a source's option ``known_exploited`` (the sample tenant's own) or the config's."""
+    return (options or {}).get("known_exploited") or config.known_exploited.source
 
 
 def _unique(gaps: Iterable[Gap]) -> list[Gap]:

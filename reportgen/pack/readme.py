@@ -131,6 +131,7 @@ def readme_text(model: ReportModel, files: Iterable[str]) -> str:
         "evaluation of any of its rows, never before the CVE's published date; where that is the start of the "
         "available evidence, the age is a lower bound (\u201cat least N days\u201d).",
         due_date_method(m.sla_days),
+        "Known exploited vulnerabilities (CISA KEV): " + model.findings.known_exploited.statement,
         "Exemptions: a policy exemption counts only if it exempts an assignment of the configured definition and "
         "names no definition reference ids or that definition's; others are listed as not applicable to this "
         "policy and never counted. An exemption with no expiry is flagged.",

@@ -479,6 +479,7 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
                               "stored as text, never as a formula; highlights are conditional-formatting rules."),
     ]
     rows += _sample_readme_rows(model)
+    rows += _known_exploited_readme_rows(model)
     rows += [("blank", "", None), ("heading", "Evidence gaps", None)]
     if model.coverage.assessment_gap_statement:
         rows.append(("row", "Retired assessment", model.coverage.assessment_gap_statement))
@@ -491,6 +492,32 @@ def _readme_rows(model: ReportModel, specs: tuple[TableSpec, ...]) -> list[tuple
     if model.insights:
         rows += [("blank", "", None), ("heading", "Insights", None)]
         rows += [("row", f"{i}", s) for i, s in enumerate(model.insights, 1)]
+    return rows
+
+
+def _known_exploited_readme_rows(model: ReportModel) -> list[tuple[str, str, Any]]:
+    """Whether known exploited vulnerabilities were checked, against which catalogue, and what was found."""
+    k = model.findings.known_exploited
+    rows: list[tuple[str, str, Any]] = [("blank", "", None), ("heading", "Known exploited vulnerabilities (CISA KEV)", None),
+                                        ("row", "Status", k.statement)]
+    if not k.checked:
+        rows.append(("row", "Findings columns", "Known exploited (CISA KEV) and the KEV columns of the Findings sheet "
+                                                "are empty: not checked (not \"not exploited\")."))
+        return rows
+    rows += [
+        ("row", "Catalogue", f"{k.title or 'untitled'}, catalogVersion {k.catalog_version}, dateReleased "
+                             f"{k.date_released}; {k.entries:,} CVEs"),
+        ("row", "Catalogue source", f"{k.source} (sha256 of the bytes read: {k.source_sha256 or 'not recorded'}; "
+                                    f"snapshot data/known_exploited.parquet sha256 {k.dataset_sha256})"),
+        ("row", "Open findings flagged", f"{k.open_flagged:,}"), ("row", "Distinct CVEs flagged", f"{k.distinct_cves:,}"),
+        ("row", "Due by the KEV date", f"{k.kev_due_applies:,}"), ("row", "Flagged and overdue", f"{k.overdue:,}"),
+        ("row", "Overdue only because of the KEV date", f"{k.overdue_because_kev:,}"),
+        ("row", "Known ransomware use", f"{k.ransomware_known:,} of the flagged open findings (catalogue: Known)"),
+        ("row", "Findings columns", "Known exploited (CISA KEV) is TRUE where the CVE is in the catalogue; KEV due "
+                                    "date is the catalogue's dueDate; SLA or governance due is the date before the "
+                                    "KEV rule; Due is the earlier of the two (Due date source kev when the KEV date "
+                                    "applies)."),
+    ]
     return rows
 
 

@@ -115,6 +115,9 @@ DATASET_TEXT = {
     "assessment_history": "assessment history from continuous export (Log Analytics)",
     "finding_history": "per-CVE finding history from continuous export: sightings for first-seen dates and the "
                        "period population",
+    "known_exploited": "the known-exploited vulnerabilities catalogue (CISA KEV JSON format) as read at collection, "
+                       "one row per CVE with its dateAdded and dueDate; optional: absent when no [known_exploited] "
+                       "source is configured (known exploited vulnerabilities then not checked)",
 }
 _SNAPSHOT_META = ("The input snapshot's metadata: run id, collection (as-of) time, period, scope, and per dataset "
                   "its rows, the sha256 of its data file, its status (complete, partial, skipped, failed), query "

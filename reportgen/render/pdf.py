@@ -67,6 +67,7 @@ NOT_ASSESSED_ROWS = 25          # clusters without a Defender assessment, listed
 GAP_ROWS = 20                   # evidence gaps stated (each one sentence or more)
 WARNING_ROWS = 6                # warnings of one dataset, and details of one gap
 SCOPE_ITEMS = 20                # configured subscriptions and management groups, locations
+KEV_ROWS = 20                   # open findings flagged known exploited, listed under PV-6 remediation timeliness
 HISTORY_ROWS = 24               # months of "Month by month", the latest
 EXEMPTION_GROUPS = (("Expiring within 30 days", "Expiring"), ("Expired", "Expired"), ("Active", "Active"))
 # The change values of tables.changes (CHANGE_COLUMNS), and the titles the PDF lists them under.
@@ -302,6 +303,7 @@ def build_view(model: ReportModel, charts: Sequence[charts_mod.Chart], html_base
         "workbook": WORKBOOK,
         "owners_charted": len([o for o in model.owners if o.open_findings][:charts_mod.TOP_OWNERS]),
         "top_findings": _capped(findings, cap, mask=findings["state"].eq("Open")),
+        "kev_findings": _capped(t.known_exploited, min(KEV_ROWS, cap)),
         "clusters": _capped(clusters, min(SCOPE_CLUSTER_ROWS, cap)),
         "non_compliant": _capped(_most_overdue(clusters[clusters["policyState"].eq("NonCompliant")]),
                                  min(NON_COMPLIANT_ROWS, cap)),

@@ -69,6 +69,7 @@ def summary_dict(model: ReportModel) -> dict:
         "audit_sample": _audit_sample(model),
         "ipe": None if model.ipe is None else _ipe(model.ipe),
         "executive": _executive(model),
+        "known_exploited": known_exploited_dict(f.known_exploited),
         "datasets": {d.name: {"status": d.status, "rows": d.rows, "warnings": list(d.warnings)}
                      for d in model.datasets},
         "gaps": [{"kind": g.kind, "title": g.title, "message": g.message, "dataset": g.dataset,
@@ -201,3 +202,23 @@ OUTPUT = Output(
     description="The headline figures for automation (schema reportgen.summary/1).",
     write=lambda model, pack: [write_summary(model, pack / SUMMARY)],
 )
+
+
+def known_exploited_dict(k) -> dict:
+    """The known-exploited figures; ``{"checked": false, ...}`` with every figure null when the snapshot holds
+    no catalogue (not checked is not zero)."""
+    return {
+        "checked": k.checked,
+        "statement": None if k.checked else NOT_CHECKED,
+        "catalog": None if not k.checked else {
+            "title": k.title, "catalog_version": k.catalog_version, "date_released": k.date_released,
+            "source": k.source, "source_sha256": k.source_sha256, "dataset_sha256": k.dataset_sha256,
+            "entries": k.entries},
+        "open_flagged": k.open_flagged, "distinct_cves": k.distinct_cves, "overdue": k.overdue,
+        "kev_due_applies": k.kev_due_applies, "overdue_because_kev": k.overdue_because_kev,
+        "ransomware_known": k.ransomware_known,
+    }
+
+
+NOT_CHECKED = ("Known exploited vulnerabilities were not checked: the snapshot holds no known-exploited catalogue "
+               "(configure [known_exploited] source to collect the CISA KEV catalogue).")

@@ -186,6 +186,10 @@ FINDINGS = (
     Column("workloads", "Workloads"), Column("publishedDate", "Published", "date"),
     Column("statusCode", "Defender status"), Column("statusCause", "Status cause"), Column("source", "Source"),
     Column("lineageId", "Lineage"),
+    Column("knownExploited", "Known exploited (CISA KEV)", "bool"),
+    Column("kevDateAdded", "KEV date added", "date"), Column("kevDueDate", "KEV due date", "date"),
+    Column("kevRansomware", "KEV known ransomware use"),
+    Column("slaDueDate", "SLA or governance due (UTC)", "datetime"),
 )
 CLUSTERS = (
     Column("name", "Cluster"), Column("id", "Resource id"), Column("subscriptionId", "Subscription"),

@@ -27,6 +27,10 @@ DEFAULT_AS_OF = date(2026, 10, 31)   # fixed so output is reproducible; period =
 MIN_CLUSTERS = 3
 MAX_CLUSTERS = 20_000
 MAX_MONTHS = 36
+# The sample tenant's known-exploited catalogue (CISA KEV JSON format, reportgen/collect/kev.py), frozen into
+# every sample snapshot as the known_exploited dataset. Recorded by this label, not by its path on this machine.
+KNOWN_EXPLOITED = Path(__file__).parent / "data" / "known_exploited.json"
+KNOWN_EXPLOITED_LABEL = "reportgen sample tenant catalogue (reportgen/collect/sample/data/known_exploited.json)"
 
 
 def parse_scale(value: str | int) -> int:
@@ -79,7 +83,8 @@ def write_month(w: World, out: Path, m: int, scale_label: str | int) -> Path:
     label = {"scale": scale_label, "seed": w.seed, "clusters": w.n, "anchor_as_of": w.as_of.isoformat(),
              "month_offset": -m}
     return live.collect(RunConfig(), (start, end), Path(out), source="sample", now=collected_at, run_id=run_id,
-                        options={"world": w, "month": m, "label": label})
+                        options={"world": w, "month": m, "label": label, "known_exploited": str(KNOWN_EXPLOITED),
+                                 "known_exploited_label": KNOWN_EXPLOITED_LABEL})
 
 
 def write_sample(out: Path, scale: str | int = "small", seed: int = 1, as_of: date | None = None,
