@@ -74,13 +74,14 @@ def poam_id(cve: str, package: str, repository: str, deviation: bool = False) ->
 
 def join_capped(values: list[str], what: str, sep: str = "; ", limit: int = ASSET_TEXT_LIMIT) -> str:
     """``values`` joined; past ``limit`` characters the rest is counted ("... and 12 more <what>")."""
-    out, size = [], 0
+    if sum(map(len, values)) + len(sep) * len(values) <= limit:
+        return sep.join(values)
+    size = 0
     for i, v in enumerate(values):
         if size + len(v) + len(sep) > limit:
-            return sep.join(out) + f"{sep}... and {len(values) - i:,} more {what} (all in data/findings.csv)"
-        out.append(v)
+            return sep.join(values[:i]) + f"{sep}... and {len(values) - i:,} more {what} (all in data/findings.csv)"
         size += len(v) + len(sep)
-    return sep.join(out)
+    return sep.join(values)
 
 
 def _day(ts) -> str:
@@ -94,12 +95,12 @@ def _plural(n: int, word: str) -> str:
 def build_poam(findings: pd.DataFrame, population: pd.DataFrame, as_of: pd.Timestamp
                ) -> tuple[pd.DataFrame, pd.DataFrame, PoamSummary]:
     """(open items, closed items, summary) from the findings table (FINDING_COLUMNS) and the period
-    population (POPULATION_COLUMNS). Columns: POAM_COLUMNS."""
-    status_date = as_of.tz_convert("UTC").tz_localize(None).normalize() if as_of.tzinfo else as_of.normalize()
+    population (POPULATION_COLUMNS). Columns: POAM_COLUMNS, then underscore columns for the figures."""
+    status_date = _naive(as_of)
     live = findings.loc[findings["state"].isin(["Open", "Exempt"])]
     open_items = _open_items(live, status_date)
     live_keys = set(zip(open_items["cve"], open_items["_package"], open_items["_repository"]))
-    closed_items = _closed_items(population, live_keys, status_date)
+    closed_items = _closed_items(population, live_keys)
     deviation = open_items["operationalRequirement"].eq("Pending")
     due = open_items.loc[~deviation, "scheduledCompletionDate"].dropna()
     summary = PoamSummary(
@@ -111,114 +112,19 @@ def build_poam(findings: pd.DataFrame, population: pd.DataFrame, as_of: pd.Times
     return open_items, closed_items, summary
 
 
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="datetime64[us]" if c.endswith("Date") else object)
-                         for c in POAM_COLUMNS})
+_EXTRA = {"_findings": int, "_overdue": bool, "_package": object, "_repository": object, "_severity": object}
 
 
-def _finish(items: pd.DataFrame) -> pd.DataFrame:
-    """Stable order: scheduled completion (earliest first, none last), risk, then POAM ID."""
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """The items in a stable order: scheduled completion (earliest first, none last), risk, POAM ID."""
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[us]" if c.endswith("Date") else object)
+                             for c in POAM_COLUMNS} | {c: pd.Series(dtype=t) for c, t in _EXTRA.items()})
+    items = pd.DataFrame(rows, columns=[*POAM_COLUMNS, *_EXTRA])
     dates = {c: pd.to_datetime(items[c]).astype("datetime64[us]") for c in POAM_COLUMNS if c.endswith("Date")}
     items = items.assign(_rank=items["_severity"].map(_RANK).fillna(len(_RANK)), **dates)
     items = items.sort_values(["scheduledCompletionDate", "_rank", "poamId"], na_position="last", kind="mergesort")
     return items.drop(columns="_rank").reset_index(drop=True)
-
-
-def _open_items(live: pd.DataFrame, status_date: pd.Timestamp) -> pd.DataFrame:
-    if live.empty:
-        return _empty().assign(_findings=pd.Series(dtype=int), _overdue=pd.Series(dtype=bool),
-                               _package=pd.Series(dtype=object), _repository=pd.Series(dtype=object),
-                               _severity=pd.Series(dtype=object))
-    f = live.assign(_repository=repository_key(live), _deviation=live["state"].eq("Exempt").to_numpy(),
-                    _package=live["packageName"].fillna("").astype(str),
-                    _cve=live["cveId"].fillna("").astype(str).str.upper(),
-                    _rank=live["severity"].map(_RANK).fillna(len(_RANK)).astype(int))
-    image = np.where(f["repositoryName"].fillna("").astype(str).ne(""),
-                     f["registryHost"].fillna("").astype(str).str.rstrip("/") + "/"
-                     + f["repositoryName"].fillna("").astype(str).str.strip("/"), "")
-    f["_image"] = image
-    f["_asset"] = (f["resourceId"].fillna("").astype(str) + " image " + f["_image"] + "@"
-                   + f["imageDigest"].fillna("").astype(str))
-    keys = ["_cve", "_package", "_repository", "_deviation"]
-    rows = []
-    for key, g in f.groupby(keys, sort=True, dropna=False):
-        cve, package, repository, deviation = key
-        rows.append(_open_item(cve, package, repository, bool(deviation), g, status_date))
-    return _finish(pd.DataFrame(rows))
-
-
-def _distinct(series: pd.Series) -> list[str]:
-    return sorted({str(v) for v in series.dropna() if str(v) != ""})
-
-
-def _open_item(cve: str, package: str, repository: str, deviation: bool, g: pd.DataFrame,
-               status_date: pd.Timestamp) -> dict:
-    severity = SEVERITY_ORDER[int(g["_rank"].min())] if int(g["_rank"].min()) < len(SEVERITY_ORDER) else "Unknown"
-    images = _distinct(g["_image"]) or [repository]
-    versions = _distinct(g["packageVersion"])
-    fixed = _distinct(g["fixedVersion"])
-    clusters = _distinct(g["resourceId"])
-    assets = _distinct(g["_asset"])
-    owners = _distinct(g["owner"])
-    titles = _distinct(g["title"])
-    first = g["firstSeen"].min()
-    lower_bound = bool(g.loc[g["firstSeen"].eq(first), "ageIsLowerBound"].any()) if pd.notna(first) else False
-    due = g["dueDate"].min()
-    overdue = g["overdue"].fillna(False).astype(bool) & ~g["_deviation"]
-    days_over = pd.to_numeric(g.loc[overdue, "daysOverdue"], errors="coerce").max() if overdue.any() else None
-    cvss = pd.to_numeric(g["cvssScore"], errors="coerce").max()
-    image_text = ", ".join(images)
-    vendor_dependency = not fixed
-    if fixed:
-        plan = (f"Upgrade {package} (now {', '.join(versions) or 'version not reported'}) to {', '.join(fixed)} "
-                f"in the image {image_text}; rebuild the image and redeploy it to the "
-                f"{_plural(len(clusters), 'affected cluster')}; Defender's next scan confirms the fix.")
-        milestone = f"1. Upgrade {package} to {', '.join(fixed)}; rebuild and redeploy {image_text}"
-    else:
-        plan = (f"No fixed version of {package} is reported: track the vendor's fix, check in with the vendor "
-                f"monthly and mitigate meanwhile; then upgrade, rebuild {image_text} and redeploy it.")
-        milestone = f"1. Obtain a fixed version of {package} from its vendor; then rebuild and redeploy {image_text}"
-    if pd.notna(due):
-        milestone += f", by {_day(due)}"
-    if deviation:
-        plan = ("Exempt (operational requirement pending approval): reassess at the exemption's review or expiry. "
-                "To remediate: " + plan[0].lower() + plan[1:])
-    description = (f"{titles[0] if titles else cve}. Package {package} {', '.join(versions)} in container image "
-                   f"{image_text}, running on {_plural(len(clusters), 'AKS cluster')}. Defender severity "
-                   f"{severity}" + (f", CVSS {cvss:g}" if pd.notna(cvss) else "")
-                   + (", exploit known" if bool(g["exploitable"].fillna(False).any()) else "") + ".")
-    comments = [f"Defender severity {severity}.", f"{_plural(len(g), 'finding')} on "
-                f"{_plural(len(clusters), 'cluster')}."]
-    if deviation:
-        comments.append("Exempt: a policy exemption or local exception covers these findings; not remediated "
-                        "while it holds.")
-    elif overdue.any():
-        comments.append(f"Overdue by {int(days_over):,} days (due {_day(due)})." if days_over is not None
-                        and pd.notna(days_over) else f"Overdue (due {_day(due)}).")
-    elif pd.notna(due):
-        comments.append(f"Within its remediation deadline (due {_day(due)}).")
-    else:
-        comments.append("No due date: severity Unknown has no SLA.")
-    if lower_bound:
-        comments.append("Original Detection Date is a lower bound: the start of the available evidence.")
-    rationale = "; ".join(_distinct(g["exemption"])) if deviation else ""
-    return {
-        "poamId": poam_id(cve, package, repository, deviation), "controls": CONTROLS,
-        "weaknessName": f"{cve} in {package} ({repository})", "weaknessDescription": description,
-        "weaknessDetectorSource": DETECTOR, "weaknessSourceIdentifier": cve,
-        "assetIdentifier": join_capped(assets, "assets"), "pointOfContact": ", ".join(owners),
-        "resourcesRequired": "", "overallRemediationPlan": plan,
-        "originalDetectionDate": _naive(first), "scheduledCompletionDate": _naive(due),
-        "plannedMilestones": milestone, "milestoneChanges": "", "statusDate": status_date,
-        "vendorDependency": "Yes" if vendor_dependency else "No", "lastVendorCheckinDate": None,
-        "vendorDependentProductName": package if vendor_dependency else "",
-        "originalRiskRating": RISK_RATING.get(severity, ""), "adjustedRiskRating": "", "riskAdjustment": "No",
-        "falsePositive": "No", "operationalRequirement": "Pending" if deviation else "No",
-        "deviationRationale": rationale, "supportingDocuments": EVIDENCE, "comments": " ".join(comments),
-        "autoApprove": "", "bod2201Tracking": "", "bod2201DueDate": None, "cve": cve, "serviceName": "",
-        "_findings": len(g), "_overdue": bool(overdue.any()), "_package": package, "_repository": repository,
-        "_severity": severity,
-    }
 
 
 def _naive(ts):
@@ -228,57 +134,211 @@ def _naive(ts):
     return (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).normalize()
 
 
-def _closed_items(population: pd.DataFrame, live_keys: set, status_date: pd.Timestamp) -> pd.DataFrame:
-    pop = population.loc[population["closed"].notna() & ~population["openAtAsOf"].astype(bool)] \
-        if len(population) else population
-    if pop.empty:
-        return _empty().assign(_package=pd.Series(dtype=object), _repository=pd.Series(dtype=object),
-                               _severity=pd.Series(dtype=object))
-    pop = pop.assign(_cve=pop["cveId"].fillna("").astype(str).str.upper(),
-                     _package=pop["packageName"].fillna("").astype(str),
-                     _repository=pop["repository"].fillna("").astype(str),
-                     _rank=pop["severity"].map(_RANK).fillna(len(_RANK)).astype(int))
-    everything = population.assign(_cve=population["cveId"].fillna("").astype(str).str.upper(),
-                                   _package=population["packageName"].fillna("").astype(str),
-                                   _repository=population["repository"].fillna("").astype(str))
-    still_open = set(zip(*(everything.loc[everything["openAtAsOf"].astype(bool) | everything["closed"].isna(), c]
-                           for c in ("_cve", "_package", "_repository"))))
+def _text(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str)
+
+
+def _distinct_lists(gid: np.ndarray, values: pd.Series, n: int) -> list[list[str]]:
+    """Per group 0..n-1, its distinct non-empty values, sorted. One sort for every group."""
+    d = pd.DataFrame({"g": gid, "v": _text(values).to_numpy(dtype=object)})
+    d = d.loc[d["v"].ne("")].drop_duplicates().sort_values(["g", "v"], kind="mergesort")
+    g, v = d["g"].to_numpy(), d["v"].tolist()
+    out: list[list[str]] = [[] for _ in range(n)]
+    if not len(g):
+        return out
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    ends = np.r_[starts[1:], len(g)]
+    for k, lo, hi in zip(g[starts].tolist(), starts.tolist(), ends.tolist()):
+        out[k] = v[lo:hi]
+    return out
+
+
+def _groups(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group number of each row (groups in key order) and the keys of each group."""
+    gid = frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+    first = frame.assign(_g=gid).drop_duplicates("_g").sort_values("_g")
+    return gid, first[keys].reset_index(drop=True)
+
+
+def _utc64(series: pd.Series) -> np.ndarray:
+    """Times as a naive-UTC datetime64 array (a tz-aware column's to_numpy() would box every value)."""
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        series = pd.to_datetime(series, utc=True)
+    if series.dt.tz is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series.to_numpy(dtype="datetime64[us]")
+
+
+def _severity_of(rank: int) -> str:
+    return SEVERITY_ORDER[rank] if 0 <= rank < len(SEVERITY_ORDER) else "Unknown"
+
+
+def _open_items(live: pd.DataFrame, status_date: pd.Timestamp) -> pd.DataFrame:
+    if live.empty:
+        return _frame([])
+    f = pd.DataFrame({
+        "_cve": _text(live["cveId"]).str.upper().to_numpy(), "_package": _text(live["packageName"]).to_numpy(),
+        "_repository": repository_key(live).to_numpy(), "_deviation": live["state"].eq("Exempt").to_numpy()})
+    gid, keys = _groups(f, ["_cve", "_package", "_repository", "_deviation"])
+    n = len(keys)
+    rank = pd.Series(live["severity"].map(_RANK).fillna(len(_RANK)).astype(int)
+                                                   .to_numpy()).groupby(gid).min()
+    seen = _utc64(live["firstSeen"])
+    first_seen = pd.Series(seen).groupby(gid).min()
+    at_first = seen == first_seen.to_numpy()[gid]
+    lower_bound = pd.Series(at_first & live["ageIsLowerBound"].fillna(False).astype(bool).to_numpy()).groupby(gid).any()
+    due = pd.Series(_utc64(live["dueDate"])).groupby(gid).min()
+    overdue_rows = live["overdue"].fillna(False).astype(bool).to_numpy() & ~f["_deviation"].to_numpy()
+    overdue = pd.Series(overdue_rows).groupby(gid).any()
+    days = pd.to_numeric(live["daysOverdue"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    days_over = pd.Series(np.where(overdue_rows, days, np.nan)).groupby(gid).max()
+    cvss = pd.Series(pd.to_numeric(live["cvssScore"], errors="coerce").to_numpy()).groupby(gid).max()
+    exploit = pd.Series(live["exploitable"].fillna(False).astype(bool).to_numpy()).groupby(gid).any()
+    count = np.bincount(gid, minlength=n)
+    image = np.where(_text(live["repositoryName"]).ne("").to_numpy(),
+                     (_text(live["registryHost"]).str.rstrip("/") + "/" + _text(live["repositoryName"]).str.strip("/"))
+                     .to_numpy(), "")
+    lists = {name: _distinct_lists(gid, values, n) for name, values in {
+        "images": pd.Series(image), "versions": live["packageVersion"], "fixed": live["fixedVersion"],
+        "clusters": live["resourceId"], "digests": live["imageDigest"], "owners": live["owner"],
+        "titles": live["title"], "exemptions": live["exemption"]}.items()}
+    first_day, due_day = _days(first_seen), _days(due)
+    due_text = [_day(d) for d in due_day]
+    columns = dict(severity=[_severity_of(r) for r in rank.tolist()], first=first_day,
+                   lower_bound=lower_bound.tolist(), due=due_day, due_text=due_text, overdue=overdue.tolist(),
+                   days_over=days_over.tolist(), cvss=cvss.tolist(), exploitable=exploit.tolist(),
+                   count=count.tolist(), **lists)
+    names = list(columns)
+    rows = [_open_item(cve, package, repository, bool(deviation), status_date, **dict(zip(names, values)))
+            for (cve, package, repository, deviation), *values
+            in zip(keys.itertuples(index=False, name=None), *columns.values())]
+    return _frame(rows)
+
+
+def _days(series: pd.Series) -> list:
+    """Per group, the day (naive UTC midnight) of a time, None where missing."""
+    days = pd.Series(_utc64(series.reset_index(drop=True))).dt.normalize()
+    return [None if v is pd.NaT else v for v in days.tolist()]
+
+
+def _open_item(cve: str, package: str, repository: str, deviation: bool, status_date, *, severity: str,
+               first, lower_bound: bool, due, due_text: str, overdue: bool, days_over, cvss, exploitable: bool, count: int,
+               images: list[str], versions: list[str], fixed: list[str], clusters: list[str],
+               digests: list[str], owners: list[str], titles: list[str], exemptions: list[str]) -> dict:
+    image_text = ", ".join(images or [repository])
+    rating = RISK_RATING.get(severity, "")
+    if fixed:
+        plan = (f"Upgrade {package} (now {', '.join(versions) or 'version not reported'}) to {', '.join(fixed)} "
+                f"in the image {image_text}; rebuild the image and redeploy it to the "
+                f"{_plural(len(clusters), 'affected cluster')}; Defender's next scan confirms the fix.")
+        milestone = f"1. Upgrade {package} to {', '.join(fixed)}; rebuild and redeploy {image_text}"
+    else:
+        plan = (f"No fixed version of {package} is reported: track the vendor's fix, check in with the vendor "
+                f"monthly and mitigate meanwhile; then upgrade, rebuild {image_text} and redeploy it.")
+        milestone = f"1. Obtain a fixed version of {package} from its vendor; then rebuild and redeploy {image_text}"
+    if due_text:
+        milestone += f", by {due_text}"
+    if deviation:
+        plan = ("Exempt (operational requirement pending approval): reassess at the exemption's review or expiry. "
+                "To remediate: " + plan[0].lower() + plan[1:])
+    description = (f"{titles[0] if titles else cve}. Package {package} {', '.join(versions)} in container image "
+                   f"{image_text}, running on {_plural(len(clusters), 'AKS cluster')}. Defender severity "
+                   f"{severity}" + (f", CVSS {cvss:g}" if pd.notna(cvss) else "")
+                   + (", exploit known" if exploitable else "") + ". Image digests: "
+                   + join_capped(digests, "digests", ", ", 4_000) + ".")
+    comments = [f"Defender severity {severity}.", f"{_plural(count, 'finding')} on {_plural(len(clusters), 'cluster')}."]
+    if deviation:
+        comments.append("Exempt: a policy exemption or local exception covers these findings; not remediated "
+                        "while it holds.")
+        if rating == "High":
+            comments.append("FedRAMP does not approve an operational requirement for a High risk: mitigate it.")
+    elif overdue:
+        comments.append(f"Overdue by {int(days_over):,} days (due {due_text})." if pd.notna(days_over)
+                        else f"Overdue (due {due_text}).")
+    elif due_text:
+        comments.append(f"Within its remediation deadline (due {due_text}).")
+    else:
+        comments.append("No due date: severity Unknown has no SLA.")
+    if lower_bound:
+        comments.append("Original Detection Date is a lower bound: the start of the available evidence.")
+    vendor_dependency = not fixed
+    return {
+        "poamId": poam_id(cve, package, repository, deviation), "controls": CONTROLS,
+        "weaknessName": f"{cve} in {package} ({repository})", "weaknessDescription": description,
+        "weaknessDetectorSource": DETECTOR, "weaknessSourceIdentifier": cve,
+        "assetIdentifier": join_capped(clusters, "assets"), "pointOfContact": ", ".join(owners),
+        "resourcesRequired": "", "overallRemediationPlan": plan,
+        "originalDetectionDate": first, "scheduledCompletionDate": due,
+        "plannedMilestones": milestone, "milestoneChanges": "", "statusDate": status_date,
+        "vendorDependency": "Yes" if vendor_dependency else "No", "lastVendorCheckinDate": None,
+        "vendorDependentProductName": package if vendor_dependency else "",
+        "originalRiskRating": rating, "adjustedRiskRating": "", "riskAdjustment": "No",
+        "falsePositive": "No", "operationalRequirement": "Pending" if deviation else "No",
+        "deviationRationale": "; ".join(exemptions) if deviation else "", "supportingDocuments": EVIDENCE,
+        "comments": " ".join(comments), "autoApprove": "", "bod2201Tracking": "", "bod2201DueDate": None,
+        "cve": cve, "serviceName": "",
+        "_findings": count, "_overdue": overdue, "_package": package, "_repository": repository,
+        "_severity": severity,
+    }
+
+
+def _closed_items(population: pd.DataFrame, live_keys: set) -> pd.DataFrame:
+    if population.empty:
+        return _frame([])
+    k = pd.DataFrame({"_cve": _text(population["cveId"]).str.upper().to_numpy(),
+                      "_package": _text(population["packageName"]).to_numpy(),
+                      "_repository": _text(population["repository"]).to_numpy()})
+    closed_row = (population["closed"].notna() & ~population["openAtAsOf"].astype(bool)).to_numpy()
+    # a weakness is closed when every lineage of it in the period population is
+    all_closed = pd.Series(closed_row).groupby([k["_cve"], k["_package"], k["_repository"]]).all()
+    keep = all_closed[all_closed].index
+    keep = [key for key in keep if key not in live_keys]
+    if not keep:
+        return _frame([])
+    mask = pd.MultiIndex.from_frame(k).isin(keep)
+    pop, kk = population.loc[mask], k.loc[mask].reset_index(drop=True)
+    gid, keys = _groups(kk, ["_cve", "_package", "_repository"])
+    n = len(keys)
+    rank = pd.Series(pop["severity"].map(_RANK).fillna(len(_RANK)).astype(int).to_numpy()).groupby(gid).min()
+    first = pd.Series(_utc64(pop["firstSeen"])).groupby(gid).min()
+    due = pd.Series(_utc64(pop["dueDate"])).groupby(gid).min()
+    closed = pd.Series(_utc64(pop["closed"])).groupby(gid).max()
+    lower = pd.Series(pop["ageIsLowerBound"].fillna(False).astype(bool).to_numpy()).groupby(gid).any()
+    missed = pd.Series(pop["slaVerdict"].eq("missed").to_numpy()).groupby(gid).sum()
+    count = np.bincount(gid, minlength=n)
+    reasons = (pd.DataFrame({"g": gid, "r": _text(pop["closeReason"]).replace("", "unknown").to_numpy()})
+               .value_counts().sort_index())
+    reason_text = [[] for _ in range(n)]
+    for (g, r), c in reasons.items():
+        reason_text[g].append(f"{r} {c:,}")
+    clusters = _distinct_lists(gid, pop["resourceId"], n)
+    owners = _distinct_lists(gid, pop["owner"], n)
     rows = []
-    for (cve, package, repository), g in pop.groupby(["_cve", "_package", "_repository"], sort=True):
-        if (cve, package, repository) in live_keys or (cve, package, repository) in still_open:
-            continue
-        rank = int(g["_rank"].min())
-        severity = SEVERITY_ORDER[rank] if rank < len(SEVERITY_ORDER) else "Unknown"
-        reasons = g["closeReason"].fillna("").replace("", "unknown").value_counts().sort_index()
-        clusters = _distinct(g["resourceId"])
-        closed = g["closed"].max()
-        verdicts = g["slaVerdict"].fillna("").value_counts()
+    for i, (cve, package, repository) in enumerate(keys.itertuples(index=False, name=None)):
+        severity = _severity_of(int(rank.iloc[i]))
         comments = [f"Defender severity {severity}.",
-                    f"Closed {_day(closed)}: " + ", ".join(f"{reason} {n:,}" for reason, n in reasons.items())
-                    + f" of {_plural(len(g), 'lineage')} on {_plural(len(clusters), 'cluster')}."]
-        if verdicts.get("missed", 0):
-            comments.append(f"SLA missed for {_plural(int(verdicts['missed']), 'lineage')}.")
-        if bool(g["ageIsLowerBound"].fillna(False).any()):
+                    f"Closed {_day(closed.iloc[i])}: {', '.join(reason_text[i])} of {_plural(int(count[i]), 'lineage')} "
+                    f"on {_plural(len(clusters[i]), 'cluster')}."]
+        if missed.iloc[i]:
+            comments.append(f"SLA missed for {_plural(int(missed.iloc[i]), 'lineage')}.")
+        if lower.iloc[i]:
             comments.append("Original Detection Date is a lower bound: the start of the available evidence.")
-        due = g["dueDate"].min()
         rows.append({
             "poamId": poam_id(cve, package, repository), "controls": CONTROLS,
             "weaknessName": f"{cve} in {package} ({repository})",
             "weaknessDescription": f"{cve} in package {package} of container image {repository}.",
             "weaknessDetectorSource": DETECTOR, "weaknessSourceIdentifier": cve,
-            "assetIdentifier": join_capped([f"{c} image {repository}" for c in clusters], "assets"),
-            "pointOfContact": ", ".join(_distinct(g["owner"])), "resourcesRequired": "",
+            "assetIdentifier": join_capped(clusters[i], "assets"), "pointOfContact": ", ".join(owners[i]),
+            "resourcesRequired": "",
             "overallRemediationPlan": "Closed: no finding of this weakness is open or exempt at the as-of time.",
-            "originalDetectionDate": _naive(g["firstSeen"].min()), "scheduledCompletionDate": _naive(due),
-            "plannedMilestones": "", "milestoneChanges": "", "statusDate": _naive(closed),
+            "originalDetectionDate": _naive(first.iloc[i]), "scheduledCompletionDate": _naive(due.iloc[i]),
+            "plannedMilestones": "", "milestoneChanges": "", "statusDate": _naive(closed.iloc[i]),
             "vendorDependency": "No", "lastVendorCheckinDate": None, "vendorDependentProductName": "",
             "originalRiskRating": RISK_RATING.get(severity, ""), "adjustedRiskRating": "", "riskAdjustment": "No",
             "falsePositive": "No", "operationalRequirement": "No", "deviationRationale": "",
             "supportingDocuments": CLOSED_EVIDENCE, "comments": " ".join(comments), "autoApprove": "",
             "bod2201Tracking": "", "bod2201DueDate": None, "cve": cve, "serviceName": "",
-            "_package": package, "_repository": repository, "_severity": severity,
+            "_findings": int(count[i]), "_overdue": False, "_package": package, "_repository": repository,
+            "_severity": severity,
         })
-    if not rows:
-        return _empty().assign(_package=pd.Series(dtype=object), _repository=pd.Series(dtype=object),
-                               _severity=pd.Series(dtype=object))
-    return _finish(pd.DataFrame(rows))
+    return _frame(rows)
