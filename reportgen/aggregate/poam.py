@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reportgen.aggregate.common import per_value
 from reportgen.aggregate.lineage import repository_key
 from reportgen.aggregate.model import POAM_COLUMNS, SEVERITY_ORDER
 
@@ -134,22 +135,45 @@ def _naive(ts):
     return (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).normalize()
 
 
+def _str(value) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _upper(value) -> str:
+    return _str(value).upper()
+
+
+def _image(host_and_repository: str) -> str:
+    """"registry/repository" as the findings name it ("" without a repository)."""
+    host, _, repository = _str(host_and_repository).partition("\n")
+    return f"{host.rstrip('/')}/{repository.strip('/')}" if repository else ""
+
+
 def _text(series: pd.Series) -> pd.Series:
     return series.fillna("").astype(str)
 
 
 def _distinct_lists(gid: np.ndarray, values: pd.Series, n: int) -> list[list[str]]:
-    """Per group 0..n-1, its distinct non-empty values, sorted. One sort for every group."""
-    d = pd.DataFrame({"g": gid, "v": _text(values).to_numpy(dtype=object)})
-    d = d.loc[d["v"].ne("")].drop_duplicates().sort_values(["g", "v"], kind="mergesort")
-    g, v = d["g"].to_numpy(), d["v"].tolist()
+    """Per group 0..n-1, its distinct non-empty values, sorted. The values are numbered once (sorted),
+    and the distinct (group, value) pairs found as integers, so no string is sorted per row."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), sort=True)   # missing: code -1
+    names = [str(u) for u in uniques]
+    width = len(names) + 1
+    codes = np.where(codes < 0, len(names), codes).astype(np.int64)
+    pairs = np.unique(gid.astype(np.int64) * width + codes)
+    g, c = pairs // width, pairs % width
     out: list[list[str]] = [[] for _ in range(n)]
+    if not len(g):
+        return out
+    keep = np.array([bool(v) for v in names] + [False], dtype=bool)[c]   # drop "" (and no-value codes)
+    g, c = g[keep], c[keep]
     if not len(g):
         return out
     starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
     ends = np.r_[starts[1:], len(g)]
+    flat = [names[i] for i in c.tolist()]
     for k, lo, hi in zip(g[starts].tolist(), starts.tolist(), ends.tolist()):
-        out[k] = v[lo:hi]
+        out[k] = flat[lo:hi]
     return out
 
 
@@ -177,7 +201,7 @@ def _open_items(live: pd.DataFrame, status_date: pd.Timestamp) -> pd.DataFrame:
     if live.empty:
         return _frame([])
     f = pd.DataFrame({
-        "_cve": _text(live["cveId"]).str.upper().to_numpy(), "_package": _text(live["packageName"]).to_numpy(),
+        "_cve": per_value(live["cveId"], _upper).to_numpy(), "_package": per_value(live["packageName"], _str).to_numpy(),
         "_repository": repository_key(live).to_numpy(), "_deviation": live["state"].eq("Exempt").to_numpy()})
     gid, keys = _groups(f, ["_cve", "_package", "_repository", "_deviation"])
     n = len(keys)
@@ -195,11 +219,10 @@ def _open_items(live: pd.DataFrame, status_date: pd.Timestamp) -> pd.DataFrame:
     cvss = pd.Series(pd.to_numeric(live["cvssScore"], errors="coerce").to_numpy()).groupby(gid).max()
     exploit = pd.Series(live["exploitable"].fillna(False).astype(bool).to_numpy()).groupby(gid).any()
     count = np.bincount(gid, minlength=n)
-    image = np.where(_text(live["repositoryName"]).ne("").to_numpy(),
-                     (_text(live["registryHost"]).str.rstrip("/") + "/" + _text(live["repositoryName"]).str.strip("/"))
-                     .to_numpy(), "")
+    image = per_value(live["registryHost"].astype(object).fillna("").astype(object) + "\n"
+                      + live["repositoryName"].astype(object).fillna("").astype(object), _image)
     lists = {name: _distinct_lists(gid, values, n) for name, values in {
-        "images": pd.Series(image), "versions": live["packageVersion"], "fixed": live["fixedVersion"],
+        "images": image, "versions": live["packageVersion"], "fixed": live["fixedVersion"],
         "clusters": live["resourceId"], "digests": live["imageDigest"], "owners": live["owner"],
         "titles": live["title"], "exemptions": live["exemption"]}.items()}
     first_day, due_day = _days(first_seen), _days(due)
