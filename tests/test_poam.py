@@ -122,6 +122,9 @@ def test_ids_are_stable_between_builds_and_differ_between_weaknesses(tmp_path):
     expected = "V-" + hashlib.sha256(b"CVE-2024-0001|openssl|contoso.azurecr.io/app/api").hexdigest()[:12].upper()
     assert ids1["CVE-2024-0001 in openssl (contoso.azurecr.io/app/api)"] == expected
     assert poam_id("cve-2024-0001", "OpenSSL", "Contoso.azurecr.io/App/Api") == expected
+    upper = model_of(tmp_path, "case", findings=[b.finding(A, "cve-2024-0001", package="OpenSSL"),
+                                                 b.finding(B2, "CVE-2024-0001")])
+    assert list(items(upper)["poamId"]) == [expected]       # the same weakness whatever the case
     assert items(m1)["poamId"].is_unique
 
 

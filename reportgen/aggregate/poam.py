@@ -11,7 +11,8 @@ that list the same 31 headers, and against the playbook's column letters (E Weak
 Source, P Vendor Dependency, Q Last Vendor Check-in Date, R Vendor Dependent Product Name,
 U Risk Adjustment, V False Positive, W Operational Requirement).
 
-One item per weakness: (CVE, package, image repository ``registryHost/repositoryName``) over
+One item per weakness: (CVE upper-cased, package lower-cased, image repository ``registryHost/repositoryName``
+lower-cased, as the lineage key compares them) over
 the open findings. Exempt findings are not dropped: the playbook says an operational
 requirement (a finding that will not be remediated) stays an open risk on the Open sheet, with
 "Pending" in Operational Requirement until the authorising official has approved it. So the
@@ -143,6 +144,10 @@ def _upper(value) -> str:
     return _str(value).upper()
 
 
+def _lower(value) -> str:
+    return _str(value).lower()
+
+
 def _image(host_and_repository: str) -> str:
     """"registry/repository" as the findings name it ("" without a repository)."""
     host, _, repository = _str(host_and_repository).partition("\n")
@@ -201,12 +206,11 @@ def _open_items(live: pd.DataFrame, status_date: pd.Timestamp) -> pd.DataFrame:
     if live.empty:
         return _frame([])
     f = pd.DataFrame({
-        "_cve": per_value(live["cveId"], _upper).to_numpy(), "_package": per_value(live["packageName"], _str).to_numpy(),
+        "_cve": per_value(live["cveId"], _upper).to_numpy(), "_package": per_value(live["packageName"], _lower).to_numpy(),
         "_repository": repository_key(live).to_numpy(), "_deviation": live["state"].eq("Exempt").to_numpy()})
     gid, keys = _groups(f, ["_cve", "_package", "_repository", "_deviation"])
     n = len(keys)
-    rank = pd.Series(live["severity"].map(_RANK).fillna(len(_RANK)).astype(int)
-                                                   .to_numpy()).groupby(gid).min()
+    rank = pd.Series(live["severity"].map(_RANK).fillna(len(_RANK)).astype(int).to_numpy()).groupby(gid).min()
     seen = _utc64(live["firstSeen"])
     first_seen = pd.Series(seen).groupby(gid).min()
     at_first = seen == first_seen.to_numpy()[gid]
@@ -309,7 +313,7 @@ def _closed_items(population: pd.DataFrame, live_keys: set) -> pd.DataFrame:
     if population.empty:
         return _frame([])
     k = pd.DataFrame({"_cve": _text(population["cveId"]).str.upper().to_numpy(),
-                      "_package": _text(population["packageName"]).to_numpy(),
+                      "_package": _text(population["packageName"]).str.lower().to_numpy(),
                       "_repository": _text(population["repository"]).to_numpy()})
     closed_row = (population["closed"].notna() & ~population["openAtAsOf"].astype(bool)).to_numpy()
     # a weakness is closed when every lineage of it in the period population is
