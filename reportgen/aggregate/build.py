@@ -24,6 +24,7 @@ from reportgen.aggregate.findings import (INDIVIDUAL, KNOWN_EXPLOITED, UNRECORDE
 from reportgen.aggregate.ipe import build_ipe
 from reportgen.aggregate.lineage import EvidenceStart, LineageKeys, LineageTracker
 from reportgen.aggregate.executive import build_executive, environment_of
+from reportgen.aggregate.poam import build_poam
 from reportgen.aggregate.period import (SnapPoint, digests_text, empty_history, history_rows, lineage_changes,
                                         monthly_sla, period_figures, population, population_table, snap_point)
 from reportgen.aggregate.model import (
@@ -133,6 +134,8 @@ def build_model(snapshot: Snapshot, config: RunConfig, controls: tuple[ControlDe
                                       findings_table, config.policy.assessment_keys),
                         exemptions_unattributed=unattributed)
     model = with_audit_sample(model, config.audit_sample.size, config.audit_sample.seed)
+    poam_open, poam_closed, poam_summary = build_poam(findings_table, model_tables.period_population, meta.as_of)
+    model = replace(model, tables=replace(model.tables, poam=poam_open, poam_closed=poam_closed), poam=poam_summary)
     executive = build_executive(model, environment_of(
         facts.clusters, snapshot.frames["resource_containers"], config.environment.tag_keys,
         config.environment.production_values), config.targets)

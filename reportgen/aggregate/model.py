@@ -15,6 +15,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from reportgen.aggregate.executive import Executive
+    from reportgen.aggregate.poam import PoamSummary
 
 SEVERITY_ORDER: tuple[str, ...] = ("Critical", "High", "Medium", "Low", "Unknown")
 
@@ -380,6 +381,10 @@ class ReportTables:
     audit_sample: the drawn items with their evidence cards, in item order. Columns: SAMPLE_COLUMNS.
     known_exploited: the open findings whose CVE is in the known-exploited catalogue, in the order of
       findings (empty when not checked: see FindingsSummary.known_exploited). Columns: FINDING_COLUMNS.
+    poam: the Open POA&M Items (aggregate/poam.py), one per weakness (CVE, package, image repository),
+      exempt findings as their own deviation item; sorted by scheduled completion, risk, POAM ID.
+      Columns: POAM_COLUMNS (+ underscore columns the renderers ignore).
+    poam_closed: the Closed POA&M Items: weaknesses of the period population closed in the period.
     """
 
     findings: pd.DataFrame
@@ -392,6 +397,8 @@ class ReportTables:
     period_population: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(POPULATION_COLUMNS)))
     audit_sample: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SAMPLE_COLUMNS)))
     known_exploited: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(FINDING_COLUMNS)))
+    poam: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(POAM_COLUMNS)))
+    poam_closed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(POAM_COLUMNS)))
 
 
 FINDING_COLUMNS = (
@@ -473,6 +480,17 @@ POPULATION_COLUMNS = (
     "querySha256",       # sha256 of the query that produced the current rows (findings)
 )
 SAMPLE_COLUMNS = ("item", "stratum", "drawKey") + POPULATION_COLUMNS
+# The FedRAMP POA&M Template (Rev5) columns A..AE, in its order (aggregate/poam.py cites the source).
+# Dates (*Date) are naive UTC day timestamps; the rest text.
+POAM_COLUMNS = (
+    "poamId", "controls", "weaknessName", "weaknessDescription", "weaknessDetectorSource",
+    "weaknessSourceIdentifier", "assetIdentifier", "pointOfContact", "resourcesRequired",
+    "overallRemediationPlan", "originalDetectionDate", "scheduledCompletionDate", "plannedMilestones",
+    "milestoneChanges", "statusDate", "vendorDependency", "lastVendorCheckinDate", "vendorDependentProductName",
+    "originalRiskRating", "adjustedRiskRating", "riskAdjustment", "falsePositive", "operationalRequirement",
+    "deviationRationale", "supportingDocuments", "comments", "autoApprove", "bod2201Tracking", "bod2201DueDate",
+    "cve", "serviceName",
+)
 
 
 @dataclass(frozen=True)
@@ -503,6 +521,7 @@ class ReportModel:
     by_owner: tuple[Mapping[str, object], ...] = ()
     executive: "Executive | None" = None        # the executive one-pager's figures (aggregate/executive.py)
     crosswalk: "Crosswalk | None" = None        # --framework / [crosswalk] only (aggregate/crosswalk.py)
+    poam: "PoamSummary | None" = None           # POA&M figures (aggregate/poam.py); tables.poam holds the items
 
 
 # --- framework crosswalk (controls/crosswalk/*.yaml; reportgen.aggregate.crosswalk) ----------------

@@ -89,15 +89,31 @@ RowSource = Callable[[], Iterator[bytes]]
 
 
 def write_workbook(model: ReportModel, path: Path) -> None:
-    path = Path(path)
     specs = table_specs(model)
+    write_table_workbook(model, path, specs, first_sheet=lambda wb: _write_readme(wb, model, specs))
+
+
+def write_table_workbook(model: ReportModel, path: Path, specs, *, first_sheet: Callable[[Workbook], Any] | None = None,
+                         preamble: Callable[[TableSpec], list[list[str]]] | None = None,
+                         title: str | None = None, subject: str | None = None) -> None:
+    """A workbook of table sheets (``specs``), rows streamed as described in the module docstring.
+
+    ``first_sheet(wb)`` writes a sheet before the tables (the README) and returns it; ``preamble(spec)``
+    gives text rows written above a table's header row (the header then sits below them, and the
+    Excel table, the frozen pane and the highlights start there). ``title``/``subject`` replace the
+    workbook properties' defaults. Byte-identical for the same model and specs."""
+    path = Path(path)
     wb = Workbook(write_only=True)
-    _set_properties(wb, model)
-    readme = _write_readme(wb, model, specs)
-    styles = _Styles(readme)
+    _set_properties(wb, model, title=title, subject=subject)
+    lead = first_sheet(wb) if first_sheet is not None else None
+    styles = _Styles(lead) if lead is not None else None   # registered before the tables' header cells
+    sheets = [(spec, part) for spec in specs
+              for part in _add_table_sheets(wb, spec, preamble(spec) if preamble is not None else [])]
+    if styles is None:
+        styles = _Styles(sheets[0][1][0] if sheets else wb.create_sheet("Sheet"))
     # Row sources are made before saving: making them registers the cell styles they use.
-    parts = [(ws, _row_source(spec, start, stop, styles), (stop - start) * len(spec.columns) > ZIP64_CELLS)
-             for spec in specs for ws, start, stop in _add_table_sheets(wb, spec)]
+    parts = [(ws, _row_source(spec, start, stop, styles, first), (stop - start) * len(spec.columns) > ZIP64_CELLS)
+             for spec, (ws, start, stop, first) in sheets]
     partial = path.with_name(f".{path.name}.partial")
     try:
         wb.save(partial)
@@ -111,9 +127,9 @@ def write_workbook(model: ReportModel, path: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def sheet_parts(spec: TableSpec) -> list[tuple[str, str, int, int]]:
+def sheet_parts(spec: TableSpec, header_row: int = 1) -> list[tuple[str, str, int, int]]:
     """(sheet title, table name, first row, end row) of each sheet a table fills."""
-    per_sheet = SHEET_ROW_LIMIT - 1
+    per_sheet = SHEET_ROW_LIMIT - header_row
     n = len(spec)
     if n <= per_sheet:
         return [(spec.sheet, spec.table, 0, n)]
@@ -185,8 +201,8 @@ def _widths(spec: TableSpec) -> list[float]:
     return widths
 
 
-def _highlight_formula(h: Highlight, letter: str) -> str:
-    ref = f"${letter}2"   # relative row: the rule is evaluated for each row of the range
+def _highlight_formula(h: Highlight, letter: str, row: int = 2) -> str:
+    ref = f"${letter}{row}"   # relative row: the rule is evaluated for each row of the range
     if h.test == "true":
         return f"{ref}=TRUE"
     if h.test == "false":
@@ -200,20 +216,22 @@ def _highlight_formula(h: Highlight, letter: str) -> str:
     raise AssertionError(h.test)
 
 
-def _add_table_sheets(wb: Workbook, spec: TableSpec) -> list[tuple[Any, int, int]]:
-    """Create the table's sheet(s) with header, table, highlights; rows come later (_row_source)."""
+def _add_table_sheets(wb: Workbook, spec: TableSpec, preamble: list[list[str]] = ()) -> list[tuple[Any, int, int, int]]:
+    """Create the table's sheet(s) with header, table, highlights; rows come later (_row_source).
+    (sheet, first row, end row, sheet row of the first data row) per sheet."""
     widths = _widths(spec)
     last = get_column_letter(len(spec.columns))
     letters = {c.key: get_column_letter(i) for i, c in enumerate(spec.columns, 1)}
+    head = len(preamble) + 1    # the header's sheet row
     out = []
-    for title, name, start, stop in sheet_parts(spec):
+    for title, name, start, stop in sheet_parts(spec, head):
         ws = wb.create_sheet(title)
         for i, width in enumerate(widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = width
-        ws.freeze_panes = "A2"
+        ws.freeze_panes = f"A{head + 1}"
         n = stop - start
         # An Excel table always has at least one data row; an empty table gets an empty one.
-        ref = f"A1:{last}{max(n, 1) + 1}"
+        ref = f"A{head}:{last}{max(n, 1) + head}"
         table = Table(displayName=name, ref=ref, autoFilter=AutoFilter(ref=ref),
                       tableStyleInfo=TableStyleInfo(name=TABLE_STYLE, showRowStripes=True),
                       tableColumns=[TableColumn(id=i, name=h) for i, h in enumerate(spec.headers, 1)])
@@ -223,10 +241,12 @@ def _add_table_sheets(wb: Workbook, spec: TableSpec) -> list[tuple[Any, int, int
         if n:
             for h in spec.highlights:
                 rule = Rule(type="expression", dxf=_HIGHLIGHT_STYLES[h.style],
-                            formula=[_highlight_formula(h, letters[h.column])])
-                ws.conditional_formatting.add(f"A2:{last}{n + 1}", rule)
+                            formula=[_highlight_formula(h, letters[h.column], head + 1)])
+                ws.conditional_formatting.add(f"A{head + 1}:{last}{n + head}", rule)
+        for row in preamble:
+            ws.append([_text_cell(ws, v) for v in row])
         ws.append([_text_cell(ws, h) for h in spec.headers])
-        out.append((ws, start, stop))
+        out.append((ws, start, stop, head + 1))
     return out
 
 
@@ -297,7 +317,7 @@ def _cell_rest(column: Column, styles: _Styles, csv_name: str) -> Callable[[Any]
     return lambda v: f'"{s}><v>{v!r}</v></c>'
 
 
-def _row_source(spec: TableSpec, start: int, stop: int, styles: _Styles) -> RowSource:
+def _row_source(spec: TableSpec, start: int, stop: int, styles: _Styles, first_row: int = 2) -> RowSource:
     """The sheet's ``<row>`` elements, a block of rows at a time.
 
     Each distinct value of a block is rendered once; a row is then joined from, per cell, the
@@ -308,7 +328,7 @@ def _row_source(spec: TableSpec, start: int, stop: int, styles: _Styles) -> RowS
     no_number = np.array("", dtype=object)
 
     def blocks() -> Iterator[bytes]:
-        first = 2
+        first = first_row
         for n, block in iter_blocks(spec, start, stop):
             numbers = np.arange(first, first + n).astype(str).astype(object)
             first += n
@@ -568,14 +588,15 @@ def _date_cell(ws, value: datetime) -> WriteOnlyCell:
 
 # --- determinism -----------------------------------------------------------------------------
 
-def _set_properties(wb: Workbook, model: ReportModel) -> None:
+def _set_properties(wb: Workbook, model: ReportModel, title: str | None = None, subject: str | None = None) -> None:
     m = model.meta
     clean = lambda s: _ILLEGAL.sub("\ufffd", s)  # noqa: E731
     props = wb.properties
     props.creator = props.lastModifiedBy = f"reportgen {m.tool_version}"
     props.created = props.modified = utc_naive(m.as_of)
-    props.title = clean(m.title)
-    props.subject = clean(f"{m.organization}: MCSB DS-6 / PV-6 evidence, running container image vulnerabilities")
+    props.title = clean(title or m.title)
+    props.subject = clean(subject or f"{m.organization}: MCSB DS-6 / PV-6 evidence, running container image "
+                                     "vulnerabilities")
     props.identifier = m.run_id
     props.description = f"Snapshot sha256 {m.snapshot_fingerprint}"
 

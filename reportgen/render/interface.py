@@ -36,6 +36,7 @@ OUTPUTS: tuple[str, ...] = (
     "reportgen.render.executive_pdf",   # embeds summary.json
     "reportgen.render.excel",
     "reportgen.render.csv_export",
+    "reportgen.render.poam",
     "reportgen.render.charts",
     "reportgen.render.oscal",   # before the PDF, which embeds it; it cites the PDF by path, unhashed
     "reportgen.render.pdf",

@@ -5,7 +5,7 @@ only ever added (DESIGN.md §6): ``findings.sources``, ``coverage.findings_witho
 ``coverage.derived_verdicts`` and ``gaps`` came with the individual recommendations;
 ``changes.rebuilt_still_vulnerable`` and ``period_population`` came with the lineages (the contract
 of December 2026), and ``period_population.monthly``, ``audit_sample`` and ``ipe`` beside them; ``crosswalk`` only when frameworks
-are selected (--framework / [crosswalk]).
+are selected (--framework / [crosswalk]); ``poam`` (the POA&M export's item counts) came with issue 11.
 A model without a period population, sample or IPE (built without aggregation) gives null there.
 """
 
@@ -70,6 +70,7 @@ def summary_dict(model: ReportModel) -> dict:
         "ipe": None if model.ipe is None else _ipe(model.ipe),
         "executive": _executive(model),
         "known_exploited": known_exploited_dict(f.known_exploited),
+        "poam": _poam(model),
         "datasets": {d.name: {"status": d.status, "rows": d.rows, "warnings": list(d.warnings)}
                      for d in model.datasets},
         "gaps": [{"kind": g.kind, "title": g.title, "message": g.message, "dataset": g.dataset,
@@ -102,6 +103,18 @@ def _crosswalk(cw: Crosswalk) -> dict:
         } for f in cw.frameworks],
         "disclaimer": cw.disclaimer,
     }
+
+
+def _poam(model: ReportModel) -> dict | None:
+    """The POA&M export's figures (aggregate/poam.py; poam/poam.xlsx)."""
+    p = model.poam
+    if p is None:
+        return None
+    due = p.earliest_scheduled_completion
+    return {"items": p.items, "findings": p.findings, "open_items": p.open_items,
+            "deviation_items": p.deviation_items, "overdue_items": p.overdue_items,
+            "earliest_scheduled_completion": None if due is None else due.strftime("%Y-%m-%d"),
+            "closed_items": p.closed_items}
 
 
 def _executive(model: ReportModel) -> dict | None:
