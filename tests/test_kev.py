@@ -340,3 +340,24 @@ def test_collect_reads_the_configured_catalogue_first(tmp_path: Path):
     assert list(snap.frames[kev.DATASET]["cveID"]) == ["CVE-2023-44487", "CVE-2024-3094"]
     assert snap.meta["datasets"][kev.DATASET]["catalog"]["source"] == str(good)
     assert snap.meta["gaps"] == [] and kev.DATASET not in snap.meta["collection"]["skipped_datasets"]
+
+
+def test_poam_bod_22_01_columns_follow_the_catalogue(sample_pack, tmp_path):
+    """POA&M: BOD 22-01 tracking Yes with the catalogue's due date for a known-exploited weakness, No for
+    the others; both empty when no catalogue was checked."""
+    root, config, result = sample_pack
+    f = result.model.tables.findings
+    open_ = f[f["state"].isin(["Open", "Exempt"])]
+    kev_cves = set(open_.loc[open_["knownExploited"].eq(True), "cveId"].str.upper())
+    items = result.model.tables.poam
+    yes = items[items["bod2201Tracking"].eq("Yes")]
+    assert len(yes) and set(yes["cve"]) == kev_cves
+    assert set(items["bod2201Tracking"]) == {"Yes", "No"}
+    for row in yes.itertuples():
+        due = open_.loc[open_["cveId"].str.upper().eq(row.cve), "kevDueDate"].min()
+        assert row.bod2201DueDate == due.tz_convert(None).normalize()
+    assert items.loc[items["bod2201Tracking"].eq("No"), "bod2201DueDate"].isna().all()
+    snap = _without_catalogue(read_snapshot(root / "current"))
+    history = [_without_catalogue(read_snapshot(p)) for p in sorted((root / "history").iterdir())]
+    unchecked = build_model(snap, config, load_controls(config.controls_file), history).tables.poam
+    assert unchecked["bod2201Tracking"].eq("").all() and unchecked["bod2201DueDate"].isna().all()

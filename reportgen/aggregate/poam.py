@@ -24,8 +24,10 @@ Closed POA&M Items: weaknesses of the period population (DESIGN §6) every linea
 closed during the period, and none of which is open or exempt now.
 
 Nothing here is invented: a column the evidence does not fill (Resources Required, Last
-Vendor Check-in Date, Adjusted Risk Rating, Auto-Approve, BOD 22-01, Service Name) is empty,
-and the README of the pack says so.
+Vendor Check-in Date, Adjusted Risk Rating, Auto-Approve, Service Name) is empty, and the README
+of the pack says so. The two BOD 22-01 columns come from the known-exploited catalogue
+(aggregate/findings.py apply_known_exploited): tracking "Yes" when the weakness's CVE is in it, "No"
+when it is not, its due date the catalogue's; both empty when no catalogue was checked.
 """
 
 from __future__ import annotations
@@ -223,6 +225,15 @@ def _open_items(live: pd.DataFrame, status_date: pd.Timestamp) -> pd.DataFrame:
     cvss = pd.Series(pd.to_numeric(live["cvssScore"], errors="coerce").to_numpy()).groupby(gid).max()
     exploit = pd.Series(live["exploitable"].fillna(False).astype(bool).to_numpy()).groupby(gid).any()
     count = np.bincount(gid, minlength=n)
+    # BOD 22-01 (CISA's known exploited vulnerabilities): "Yes"/"No" and the catalogue's due date when a
+    # catalogue was checked (knownExploited True/False), empty when not checked (knownExploited empty)
+    kev_flag = live["knownExploited"] if "knownExploited" in live else pd.Series([None] * len(live))
+    kev_checked = pd.Series(kev_flag.notna().to_numpy()).groupby(gid).all()
+    kev_yes = pd.Series(kev_flag.fillna(False).astype(bool).to_numpy()).groupby(gid).any()
+    kev_due = pd.Series(_utc64(live["kevDueDate"]) if "kevDueDate" in live
+                        else np.full(len(live), np.datetime64("NaT"), dtype="datetime64[us]")).groupby(gid).min()
+    bod = np.where(kev_checked.to_numpy(), np.where(kev_yes.to_numpy(), "Yes", "No"), "").tolist()
+    bod_due = _days(kev_due)
     image = per_value(live["registryHost"].astype(object).fillna("").astype(object) + "\n"
                       + live["repositoryName"].astype(object).fillna("").astype(object), _image)
     lists = {name: _distinct_lists(gid, values, n) for name, values in {
@@ -234,7 +245,7 @@ def _open_items(live: pd.DataFrame, status_date: pd.Timestamp) -> pd.DataFrame:
     columns = dict(severity=[_severity_of(r) for r in rank.tolist()], first=first_day,
                    lower_bound=lower_bound.tolist(), due=due_day, due_text=due_text, overdue=overdue.tolist(),
                    days_over=days_over.tolist(), cvss=cvss.tolist(), exploitable=exploit.tolist(),
-                   count=count.tolist(), **lists)
+                   count=count.tolist(), bod=bod, bod_due=bod_due, **lists)
     names = list(columns)
     rows = [_open_item(cve, package, repository, bool(deviation), status_date, **dict(zip(names, values)))
             for (cve, package, repository, deviation), *values
@@ -250,7 +261,7 @@ def _days(series: pd.Series) -> list:
 
 def _open_item(cve: str, package: str, repository: str, deviation: bool, status_date, *, severity: str,
                first, lower_bound: bool, due, due_text: str, overdue: bool, days_over, cvss, exploitable: bool, count: int,
-               images: list[str], versions: list[str], fixed: list[str], clusters: list[str],
+               bod: str, bod_due, images: list[str], versions: list[str], fixed: list[str], clusters: list[str],
                digests: list[str], owners: list[str], titles: list[str], exemptions: list[str]) -> dict:
     image_text = ", ".join(images or [repository])
     rating = RISK_RATING.get(severity, "")
@@ -302,7 +313,7 @@ def _open_item(cve: str, package: str, repository: str, deviation: bool, status_
         "originalRiskRating": rating, "adjustedRiskRating": "", "riskAdjustment": "No",
         "falsePositive": "No", "operationalRequirement": "Pending" if deviation else "No",
         "deviationRationale": "; ".join(exemptions) if deviation else "", "supportingDocuments": EVIDENCE,
-        "comments": " ".join(comments), "autoApprove": "", "bod2201Tracking": "", "bod2201DueDate": None,
+        "comments": " ".join(comments), "autoApprove": "", "bod2201Tracking": bod, "bod2201DueDate": bod_due,
         "cve": cve, "serviceName": "",
         "_findings": count, "_overdue": overdue, "_package": package, "_repository": repository,
         "_severity": severity,

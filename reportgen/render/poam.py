@@ -102,8 +102,9 @@ RULES = ("One item per weakness: CVE, package and image repository (registry/rep
          "Operational Requirement Pending (not approved by an authorising official), Deviation Rationale the "
          "exemption. POAM ID: V- and 12 hex digits of the weakness key's sha256, the same every month. Left "
          "empty, as the evidence does not hold them: Resources Required, Milestone Changes, Last Vendor "
-         "Check-in Date, Adjusted Risk Rating, Auto-Approve, Binding Operational Directive 22-01 (known-exploited "
-         "status not checked) and Service Name.")
+         "Check-in Date, Adjusted Risk Rating, Auto-Approve and Service Name. Binding Operational Directive 22-01 "
+         "tracking: Yes when the CVE is in the CISA known exploited vulnerabilities catalogue of the snapshot, No "
+         "when not, its due date the catalogue's; both empty when no catalogue was checked (not checked).")
 
 
 def _describe(rel: str, model: ReportModel) -> str | None:
