@@ -105,7 +105,7 @@ def test_a_failed_render_leaves_no_pack_and_no_partial_folder(tiny, tmp_path, mo
     from reportgen.render import pdf
     seen = {}
 
-    def failing_pdf(model, path, charts_dir):
+    def failing_pdf(model, path, charts_dir, **_):
         seen["partial"] = Path(path).parent
         seen["verifies"] = verify_pack(Path(path).parent)
         raise error
@@ -125,7 +125,7 @@ def test_a_failed_render_keeps_the_previous_pack_intact(tiny, tmp_path, monkeypa
     assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()  # not left private by the temporary folder
     before = tree_hashes(out)
 
-    def failing_pdf(model, path, charts_dir):
+    def failing_pdf(model, path, charts_dir, **_):
         raise RenderError("layout failed")
 
     monkeypatch.setattr(pdf, "write_pdf", failing_pdf)
