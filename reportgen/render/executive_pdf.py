@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 PDF = "executive-summary.pdf"
 TEMPLATE = "executive.html"
 STYLESHEET = "executive.css"
+EMBEDDED_FILES = ((SUMMARY, "application/json", "Data", "summary.json: this page's figures as data (key executive)"),)
 
 # Caps that keep the page one page, whatever the estate (tests/test_executive_pdf.py renders a large one).
 STATUS_TILES = 6        # status tiles (one per control, overdue critical, SLA attainment)
@@ -298,20 +299,12 @@ def render_html(model: ReportModel) -> str:
 
 
 def render_document(model: ReportModel):
-    """The laid-out WeasyPrint document of the page (before writing)."""
-    from weasyprint import CSS, HTML
-    from weasyprint.text.fonts import FontConfiguration
-
-    from reportgen.render.pdf import pack_fetcher
+    """The laid-out WeasyPrint document of the page (before writing) and the fetcher it used."""
+    from reportgen.render.pdf import lay_out, pack_fetcher
 
     templates = asset_dir("templates")
     fetcher = pack_fetcher(templates)
-    fonts = FontConfiguration()
-    css = CSS(filename=str(templates / STYLESHEET), font_config=fonts, url_fetcher=fetcher)
-    html = render_html(model)
-    document = HTML(string=html, base_url=str(templates.resolve()) + "/", url_fetcher=fetcher).render(
-        stylesheets=[css], font_config=fonts, **archival.render_options())
-    return document, fetcher
+    return lay_out(render_html(model), html_base=templates, stylesheets=(STYLESHEET,), fetcher=fetcher), fetcher
 
 
 def identifier(model: ReportModel) -> bytes:
@@ -325,11 +318,9 @@ def write_executive_pdf(model: ReportModel, path: Path, attachments: Sequence[ar
     if model.executive is None:
         raise RenderError(f"rendering {path.name}: the model has no executive figures",
                           hint="build the model with reportgen.aggregate.build.build_model")
-    if attachments is None:
-        summary = path.parent / SUMMARY
-        attachments = [archival.Embedded(
-            name=SUMMARY, data=summary.read_bytes(), mime="application/json", relationship="Data",
-            description="summary.json: this page's figures as data (key executive)")] if summary.is_file() else []
+    if attachments is None:   # summary.json beside it, which must be there (its Output is written first)
+        from reportgen.render.pdf import pack_attachments
+        attachments = pack_attachments(path.parent, EMBEDDED_FILES, PDF)
     try:
         document, fetcher = render_document(model)
     except Exception as exc:  # a template or layout bug must not leave a half-written pack

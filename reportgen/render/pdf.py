@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 TEMPLATE = "report.html"
 STYLESHEET = "report.css"
+BASE_STYLESHEET = "base.css"   # fonts and palette, shared with executive.css
 # Lists other than the findings stop earlier than pdf_detail_rows: they repeat clusters
 # and owners that the workbook lists in full, and each row costs layout time. Together they
 # keep the PDF of an estate with 10,000 clusters and owners within a few pages of a small one
@@ -369,19 +370,27 @@ def render_html(model: ReportModel, charts: Sequence[charts_mod.Chart], html_bas
     return html
 
 
-def html_to_pdf(html: str, *, html_base: Path, allowed_dirs: Sequence[Path], identifier: bytes | None = None,
-                fetcher=None, attachments: Sequence[archival.Embedded] = (), created: datetime | None = None) -> bytes:
-    """Lay out ``html`` with the shipped stylesheet and fonts; fetch only inside ``allowed_dirs``;
-    write it as tagged PDF/A-3b with ``attachments`` embedded (``reportgen.render.archival``)."""
+def lay_out(html: str, *, html_base: Path, stylesheets: Sequence[str], fetcher):
+    """The laid-out WeasyPrint document of ``html``, styled by templates/base.css (the shipped fonts and
+    palette) and then ``stylesheets`` (names in templates/), ready for the archival writer. Every PDF
+    of the pack (evidence-pack.pdf, executive-summary.pdf) is laid out here."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
     templates = asset_dir("templates")
-    fetcher = fetcher or pack_fetcher(templates, *allowed_dirs)
     fonts = FontConfiguration()
-    css = CSS(filename=str(templates / STYLESHEET), font_config=fonts, url_fetcher=fetcher)
-    document = HTML(string=html, base_url=str(html_base.resolve()) + "/", url_fetcher=fetcher).render(
-        stylesheets=[css], font_config=fonts, **archival.render_options())
+    css = [CSS(filename=str(templates / name), font_config=fonts, url_fetcher=fetcher)
+           for name in (BASE_STYLESHEET, *stylesheets)]
+    return HTML(string=html, base_url=str(Path(html_base).resolve()) + "/", url_fetcher=fetcher).render(
+        stylesheets=css, font_config=fonts, **archival.render_options())
+
+
+def html_to_pdf(html: str, *, html_base: Path, allowed_dirs: Sequence[Path], identifier: bytes | None = None,
+                fetcher=None, attachments: Sequence[archival.Embedded] = (), created: datetime | None = None) -> bytes:
+    """Lay out ``html`` with the shipped stylesheet and fonts; fetch only inside ``allowed_dirs``;
+    write it as tagged PDF/A-3b with ``attachments`` embedded (``reportgen.render.archival``)."""
+    fetcher = fetcher or pack_fetcher(asset_dir("templates"), *allowed_dirs)
+    document = lay_out(html, html_base=html_base, stylesheets=(STYLESHEET,), fetcher=fetcher)
     return archival.archival_pdf_bytes(document, attachments=attachments, identifier=identifier,
                                        created=created or datetime(1970, 1, 1, tzinfo=timezone.utc),
                                        url_fetcher=fetcher)
@@ -401,16 +410,16 @@ EMBEDDED_FILES = (
 )
 
 
-def pack_attachments(pack_dir: Path) -> list[archival.Embedded]:
-    """The pack files of ``EMBEDDED_FILES`` in ``pack_dir``, as attachments.
+def pack_attachments(pack_dir: Path, files=EMBEDDED_FILES, document: str = PDF) -> list[archival.Embedded]:
+    """The pack files ``files`` (``EMBEDDED_FILES`` rows) in ``pack_dir``, as attachments of ``document``.
 
     Every one must be there: a pack PDF that silently lacks its data attachment would still look
     complete, so a missing file is a RenderError naming it (its Output runs before the PDF)."""
     out = []
-    for rel, mime, relationship, description in EMBEDDED_FILES:
+    for rel, mime, relationship, description in files:
         file = Path(pack_dir) / rel
         if not file.is_file():
-            raise RenderError(f"rendering {PDF}: {rel} is to be embedded but is not in {pack_dir}",
+            raise RenderError(f"rendering {document}: {rel} is to be embedded but is not in {pack_dir}",
                               hint="the outputs it embeds are written before the PDF (render/interface.py OUTPUTS)")
         out.append(archival.Embedded(name=Path(rel).name, data=file.read_bytes(), mime=mime,
                                      description=description, relationship=relationship))
