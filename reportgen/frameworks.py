@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
 
 from reportgen.aggregate.model import SEVERITY_ORDER, ClockDef, ControlDef, FrameworkDef, RequirementDef
-from reportgen.assets import asset_dir
+from reportgen.assets import asset_dir, read_yaml
 from reportgen.errors import ConfigError
 
 DEFAULT_FRAMEWORK = "mcsb.yaml"
@@ -26,12 +25,7 @@ def default_framework_file() -> Path:
 
 def load_controls(path: Path | None = None) -> tuple[ControlDef, ...]:
     path = Path(path) if path else default_framework_file()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"controls file {path} not found", hint="check [controls] framework") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"controls file {path}: invalid YAML ({exc})") from None
+    data = read_yaml(path, "controls file", ConfigError, hint="check [controls] framework")
     if not isinstance(data, dict) or not isinstance(data.get("controls"), list) or not data["controls"]:
         raise ConfigError(f"controls file {path}: expected a mapping with a non-empty 'controls' list")
     standard = str(data.get("defender_standard", "Microsoft-cloud-security-benchmark"))
@@ -102,12 +96,7 @@ def load_framework(path: Path, control_ids: tuple[str, ...]) -> FrameworkDef:
     """One crosswalk file; every error names the file, the requirement and the key."""
     from reportgen.aggregate.crosswalk import CLOCK_KINDS, figure_problem
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"crosswalk file {path} not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"crosswalk file {path}: invalid YAML ({exc})") from None
+    data = read_yaml(path, "crosswalk file", ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"crosswalk file {path}: expected a mapping with the keys {', '.join(_FRAMEWORK_KEYS)}")
     _unknown_keys(data, _FRAMEWORK_KEYS, f"crosswalk file {path}")

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
 
+from reportgen.assets import read_yaml
 from reportgen.errors import QueryError
 
 SUBSET_FILE = Path(__file__).resolve().parent / "resource_graph_subset.yaml"
@@ -158,12 +158,7 @@ def _type(value: Any) -> str:
 @functools.lru_cache(maxsize=8)
 def _load(path: Path, mtime_ns: int) -> Subset:
     r = _Reader(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise QueryError(f"Resource Graph subset file {path} not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise QueryError(f"Resource Graph subset file {path}: invalid YAML ({exc})") from None
+    data = read_yaml(path, "Resource Graph subset file", QueryError)
     data = r.mapping(data, "(top level)")
 
     page = r.mapping(r.get(data, "page", ""), "page")
